@@ -1,0 +1,203 @@
+"""Reading the v2 change feed: one time window, page by page, entries in landing shape.
+
+Paging keeps the window's end fixed and moves its start to the last timestamp seen, skipping
+the entries already seen at that timestamp. That is the documented `offset`-inside-a-window
+paging, with offsets kept small: the service reads offset + limit rows for every page.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+import requests
+from tenacity import retry, retry_if_exception_type, stop_after_attempt, wait_exponential_jitter
+
+from extractor.http import MalformedResponse, get
+from extractor.timestamps import format_ticks, parse_timestamp, ticks_to_datetime
+
+FEED_BEGINNING = datetime(1, 1, 1, tzinfo=UTC)
+_ACTIONS = {"create": "Create", "update": "Update", "delete": "Delete"}
+_STATES = {"current": "Current", "replaced": "Replaced", "deleted": "Deleted"}
+_FIELDS = {  # wire name, lowercased -> landing column
+    "sequence": "sequence",
+    "timestamp": "timestamp",
+    "action": "action",
+    "state": "state",
+    "partitionname": "partition_name",
+    "studyinstanceuid": "study_instance_uid",
+    "seriesinstanceuid": "series_instance_uid",
+    "sopinstanceuid": "sop_instance_uid",
+    "filepath": "file_path",
+}
+_WHITESPACE = re.compile(r"[ \t\n\r]*")
+_decoder = json.JSONDecoder()
+
+
+@dataclass(frozen=True)
+class Entry:
+    """One change-feed entry, in landing column names; `metadata` is the raw JSON text."""
+
+    ticks: int
+    row: dict[str, Any]
+
+    @property
+    def sequence(self) -> int:
+        return int(self.row["sequence"])
+
+
+def parse_page(text: str) -> list[Entry]:
+    """A page of the feed -> entries, keeping each metadata document's text exactly as sent.
+
+    The top level is walked by hand so the metadata's span can be cut from the page
+    unchanged: re-serialising it could change how numbers are written.
+    """
+    try:
+        return list(_walk_page(text))
+    except (json.JSONDecodeError, IndexError) as error:
+        raise MalformedResponse(f"the change feed page is not valid JSON ({error})") from None
+
+
+def _walk_page(text: str) -> Iterator[Entry]:
+    position = _skip(text, 0)
+    if text[position] != "[":
+        raise MalformedResponse(
+            f"the change feed page is not a JSON array (it starts with {text[:40]!r})"
+        )
+    position = _skip(text, position + 1)
+    if text[position] == "]":
+        _expect_end(text, position + 1)
+        return
+    while True:
+        entry, position = _walk_entry(text, position)
+        yield entry
+        position = _skip(text, position)
+        if text[position] == "]":
+            _expect_end(text, position + 1)
+            return
+        if text[position] != ",":
+            raise json.JSONDecodeError("expected ',' or ']'", text, position)
+        position = _skip(text, position + 1)
+
+
+def _walk_entry(text: str, position: int) -> tuple[Entry, int]:
+    if text[position] != "{":
+        raise MalformedResponse("a change feed entry is not a JSON object")
+    fields: dict[str, Any] = {}
+    metadata: str | None = None
+    position = _skip(text, position + 1)
+    if text[position] == "}":
+        return _to_entry(fields, metadata), position + 1
+    while True:
+        key, position = json.decoder.scanstring(text, position + 1)  # type: ignore[attr-defined]
+        position = _skip(text, position)
+        if text[position] != ":":
+            raise json.JSONDecodeError("expected ':'", text, position)
+        position = _skip(text, position + 1)
+        start = position
+        value, position = _decoder.raw_decode(text, position)
+        if key.lower() == "metadata":
+            metadata = None if value is None else text[start:position]
+        else:
+            fields[key.lower()] = value
+        position = _skip(text, position)
+        if text[position] == "}":
+            return _to_entry(fields, metadata), position + 1
+        if text[position] != ",":
+            raise json.JSONDecodeError("expected ',' or '}'", text, position)
+        position = _skip(text, position + 1)
+
+
+def _skip(text: str, position: int) -> int:
+    return _WHITESPACE.match(text, position).end()  # type: ignore[union-attr]
+
+
+def _expect_end(text: str, position: int) -> None:
+    if _skip(text, position) != len(text):
+        raise json.JSONDecodeError("extra data after the array", text, position)
+
+
+def _to_entry(fields: dict[str, Any], metadata: str | None) -> Entry:
+    """Lowercased wire keys -> landing columns; omitted fields become None."""
+    row: dict[str, Any] = {column: fields.get(wire) for wire, column in _FIELDS.items()}
+    if not isinstance(row["sequence"], int) or isinstance(row["sequence"], bool):
+        raise MalformedResponse(f"a change feed entry has no integer sequence: {row!r}"[:300])
+    if not isinstance(row["timestamp"], str):
+        raise MalformedResponse(f"entry {row['sequence']} has no timestamp")
+    try:
+        ticks = parse_timestamp(row["timestamp"])
+    except ValueError as error:
+        raise MalformedResponse(f"entry {row['sequence']}: {error}") from None
+    row["timestamp"] = ticks_to_datetime(ticks)
+    row["action"] = _canonical(row["action"], _ACTIONS)
+    row["state"] = _canonical(row["state"], _STATES)
+    for column in ("partition_name", "study_instance_uid", "series_instance_uid",
+                   "sop_instance_uid", "file_path"):  # fmt: skip
+        if row[column] is not None:
+            row[column] = str(row[column])
+    row["metadata"] = metadata
+    return Entry(ticks=ticks, row=row)
+
+
+def _canonical(value: Any, known: dict[str, str]) -> str | None:
+    """Known enum values in their canonical case; anything else kept as sent, for the models."""
+    if value is None:
+        return None
+    return known.get(str(value).lower(), str(value))
+
+
+FetchPage = Callable[[int, int, int], list[Entry]]
+
+
+def http_page_fetcher(
+    session: requests.Session, service_url: str, page_size: int, timeout: float
+) -> FetchPage:
+    """fetch(start_ticks, end_ticks, offset) -> entries, from `{service}/v2/changefeed`."""
+    url = service_url.rstrip("/") + "/v2/changefeed"
+
+    # A 200 with a truncated or HTML body passes the transport's retries; try it again here.
+    @retry(
+        retry=retry_if_exception_type(MalformedResponse),
+        stop=stop_after_attempt(4),
+        wait=wait_exponential_jitter(multiplier=0.5, max=10),
+        reraise=True,
+    )
+    def fetch(start: int, end: int, offset: int) -> list[Entry]:
+        params = {
+            "startTime": format_ticks(start),
+            "endTime": format_ticks(end),
+            "offset": str(offset),
+            "limit": str(page_size),
+            "includeMetadata": "true",
+        }
+        response = get(session, url, params, timeout)
+        content_type = response.headers.get("Content-Type", "")
+        if "json" not in content_type.lower():
+            raise MalformedResponse(
+                f"the change feed answered 200 with {content_type or 'no content type'}, not JSON"
+            )
+        return parse_page(response.text)
+
+    return fetch
+
+
+def read_window(fetch: FetchPage, start: int, end: int, page_size: int) -> Iterator[list[Entry]]:
+    """Every entry with start <= timestamp < end, a page at a time, until a page is not full.
+
+    Every page read is yielded, the last one even when empty, so callers can count requests.
+    """
+    cursor, skip = start, 0
+    while True:
+        page = fetch(cursor, end, skip)
+        yield page
+        if len(page) < page_size:
+            return
+        last = page[-1].ticks
+        if last == cursor:
+            skip += len(page)
+        else:
+            cursor, skip = last, sum(1 for entry in page if entry.ticks == last)
