@@ -1,0 +1,81 @@
+-- Every Create / Update / Delete event of every instance, in sequence order, with the event that
+-- followed it. Events with another action are left out of all decisions.
+
+with
+
+events as (
+
+    select * from {{ ref('stg_changefeed__events') }}
+
+),
+
+known_actions as (
+
+    select
+        partition_name,
+        study_instance_uid,
+        series_instance_uid,
+        sop_instance_uid,
+        sequence,
+        event_at,
+        case lower(action)
+            when 'create' then 'Create'
+            when 'update' then 'Update'
+            when 'delete' then 'Delete'
+        end as action,
+        lower(action) = 'delete' as is_delete,
+        feed_state,
+        file_path,
+        extracted_at
+    from events
+    where lower(action) in ('create', 'update', 'delete')
+
+),
+
+ordered as (
+
+    select
+        *,
+        -- the feed's timestamps need not rise with sequence (late commits): keep versions monotonic
+        max(event_at) over instance_window as version_start_at,
+        lead(sequence) over instance_window as next_sequence,
+        row_number() over instance_window as event_number
+    from known_actions
+    window instance_window as (
+        partition by partition_name, study_instance_uid, series_instance_uid, sop_instance_uid
+        order by sequence
+        rows between unbounded preceding and current row
+    )
+
+),
+
+final as (
+
+    select
+        partition_name,
+        study_instance_uid,
+        series_instance_uid,
+        sop_instance_uid,
+        sequence,
+        event_at,
+        action,
+        is_delete,
+        feed_state,
+        file_path,
+        extracted_at,
+        event_number,
+        version_start_at,
+        next_sequence,
+        lead(version_start_at) over (
+            partition by partition_name, study_instance_uid, series_instance_uid, sop_instance_uid
+            order by sequence
+        ) as version_end_at,
+        lead(event_at) over (
+            partition by partition_name, study_instance_uid, series_instance_uid, sop_instance_uid
+            order by sequence
+        ) as next_event_at
+    from ordered
+
+)
+
+select * from final

@@ -1,0 +1,107 @@
+-- One row per instance ever seen: whether it exists now (its highest-sequence event decides),
+-- the event that decided it, and its current metadata (the most recently extracted usable one).
+
+with
+
+events as (
+
+    select * from {{ ref('int_instance_events_ordered') }}
+
+),
+
+staged as (
+
+    select * from {{ ref('stg_changefeed__events') }}
+
+),
+
+usable_metadata as (
+
+    -- the feed returns the instance's current metadata on every row: newest extraction wins
+    select
+        partition_name,
+        study_instance_uid,
+        series_instance_uid,
+        sop_instance_uid,
+        arg_max(metadata, struct_pack(extracted_at, sequence)) as metadata,
+        arg_max(sequence, struct_pack(extracted_at, sequence)) as metadata_sequence,
+        max(extracted_at) as metadata_extracted_at
+    from staged
+    where metadata is not null and metadata_error is null
+    group by partition_name, study_instance_uid, series_instance_uid, sop_instance_uid
+
+),
+
+latest_events as (
+
+    select
+        partition_name,
+        study_instance_uid,
+        series_instance_uid,
+        sop_instance_uid,
+        max(sequence) as last_sequence,
+        arg_max(event_at, sequence) as last_modified,
+        arg_max(action, sequence) as last_action,
+        arg_max(feed_state, sequence) as last_feed_state,
+        arg_max(file_path, sequence) as file_path,
+        max(sequence) filter (where is_delete) as last_delete_sequence
+    from events
+    group by partition_name, study_instance_uid, series_instance_uid, sop_instance_uid
+
+),
+
+incarnations as (
+
+    -- when the current incarnation began: the first event after the last delete
+    select
+        latest_events.partition_name,
+        latest_events.study_instance_uid,
+        latest_events.series_instance_uid,
+        latest_events.sop_instance_uid,
+        min(events.event_at) as created_at
+    from latest_events
+    inner join events
+        on
+            latest_events.partition_name = events.partition_name
+            and latest_events.study_instance_uid = events.study_instance_uid
+            and latest_events.series_instance_uid = events.series_instance_uid
+            and latest_events.sop_instance_uid = events.sop_instance_uid
+            and events.sequence > coalesce(latest_events.last_delete_sequence, -1)
+    group by all
+
+),
+
+final as (
+
+    select
+        latest_events.partition_name,
+        latest_events.study_instance_uid,
+        latest_events.series_instance_uid,
+        latest_events.sop_instance_uid,
+        latest_events.last_action != 'Delete' as is_present,
+        latest_events.last_action,
+        latest_events.last_feed_state,
+        latest_events.last_sequence,
+        latest_events.last_modified,
+        incarnations.created_at,
+        latest_events.file_path,
+        usable_metadata.metadata,
+        usable_metadata.metadata_sequence,
+        usable_metadata.metadata_extracted_at
+    from latest_events
+    left join incarnations
+        on
+            latest_events.partition_name = incarnations.partition_name
+            and latest_events.study_instance_uid = incarnations.study_instance_uid
+            and latest_events.series_instance_uid = incarnations.series_instance_uid
+            and latest_events.sop_instance_uid = incarnations.sop_instance_uid
+    left join usable_metadata
+        on
+            latest_events.partition_name = usable_metadata.partition_name
+            and latest_events.study_instance_uid = usable_metadata.study_instance_uid
+            and latest_events.series_instance_uid = usable_metadata.series_instance_uid
+            and latest_events.sop_instance_uid = usable_metadata.sop_instance_uid
+
+)
+
+select * from final

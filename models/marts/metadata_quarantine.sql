@@ -1,0 +1,32 @@
+-- Change-feed events whose metadata could not be used, with the reason. They still count for
+-- existence (action and sequence); their instance takes its attributes from another event's
+-- metadata if one is usable, otherwise its projected columns are null.
+
+with
+
+events as (
+
+    select * from {{ ref('stg_changefeed__events') }}
+
+),
+
+final as (
+
+    select
+        partition_name,
+        study_instance_uid,
+        series_instance_uid,
+        sop_instance_uid,
+        sequence,
+        action,
+        event_at,
+        extracted_at,
+        source,
+        metadata_error as reason,
+        metadata
+    from events
+    where metadata_error is not null
+
+)
+
+select * from final
