@@ -1,0 +1,439 @@
+"""Publish the dbt marts as Delta Lake tables for Fabric, Spark, Databricks, DuckDB and Polars.
+
+Each publication commits at most one version per table and records in it the change-feed
+watermark it reflects, twice: as a Delta `txn` action (app id `dicom-lake-publish`, version = the
+watermark's sequence), which lives in the table's snapshot and checkpoints so reading it back is
+cheap, and as commit metadata (`dicom_lake.watermark_sequence`, `dicom_lake.watermark_timestamp`)
+that `DESCRIBE HISTORY` and `DeltaTable.history()` show, so readers can align the four tables.
+
+Change detection, per table, against the watermark that table last published:
+- upserts: mart rows whose `last_sequence` is past it, plus every row of an instance (or of its
+  series and study) with an event that the published instance_history lacks: that catches events
+  that landed late, below the watermark, and the previous history row whose `valid_to` a new
+  event closes;
+- deletes: keys present in the Delta table and absent from the mart (a key-only anti-join);
+- both go to Delta in ONE merge, so a table is always at its previous or its new version, and
+  a table interrupted behind the others catches up on the next run.
+Nothing to merge and the same watermark: nothing is committed.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import pyarrow as pa
+import pyarrow.compute as pc
+from deltalake import CommitProperties, DeltaTable, Transaction, write_deltalake
+
+from extractor.landing import Watermark, read_watermark
+
+log = logging.getLogger(__name__)
+
+APP_ID = "dicom-lake-publish"
+META_SEQUENCE = "dicom_lake.watermark_sequence"
+META_TIMESTAMP = "dicom_lake.watermark_timestamp"
+META_TABLE = "dicom_lake.table"
+_DELETE_FLAG = "__dicom_lake_delete"
+_AZURE_SCHEMES = ("az://", "abfs://", "abfss://", "adl://", "azure://")
+_STORAGE_SCOPE = "https://storage.azure.com/.default"
+
+# Key columns of each mart, in publication order.
+TABLE_KEYS: dict[str, tuple[str, ...]] = {
+    "instance": (
+        "partition_name",
+        "study_instance_uid",
+        "series_instance_uid",
+        "sop_instance_uid",
+    ),
+    "series": ("partition_name", "study_instance_uid", "series_instance_uid"),
+    "study": ("partition_name", "study_instance_uid"),
+    "instance_history": (
+        "partition_name",
+        "study_instance_uid",
+        "series_instance_uid",
+        "sop_instance_uid",
+        "sequence",
+    ),
+}
+TABLES: tuple[str, ...] = tuple(TABLE_KEYS)
+_INSTANCE_KEY = TABLE_KEYS["instance"]
+_UNPUBLISHED = "dicom_lake_unpublished_instances"
+
+# Delta has no time-of-day type: DuckDB TIME columns are published as ISO-8601 text
+# ("14:30:05", "14:30:05.25"). Other types without a Delta counterpart become text too.
+_AS_TEXT_TYPES = ("TIME", "TIME WITH TIME ZONE", "TIMETZ", "UUID", "INTERVAL", "BIT")
+_AS_DECIMAL_TYPES = ("HUGEINT", "UHUGEINT")
+
+
+@dataclass(frozen=True)
+class TablePublication:
+    """What one publication did to one table."""
+
+    table: str
+    uri: str
+    version: int | None  # the version committed, None when nothing was committed
+    previous_sequence: int | None
+    upserted: int = 0
+    deleted: int = 0
+    created: bool = False
+    added_columns: tuple[str, ...] = ()
+
+    @property
+    def committed(self) -> bool:
+        return self.version is not None
+
+
+@dataclass(frozen=True)
+class PublishResult:
+    watermark: Watermark
+    delta_uri: str
+    tables: list[TablePublication] = field(default_factory=list)
+
+    @property
+    def committed(self) -> bool:
+        return any(table.committed for table in self.tables)
+
+
+def resolve_delta_uri(lake_dir: Path, delta_uri: str | None = None) -> str:
+    """The given URI (flag or DICOM_LAKE_DELTA_URI, read by the CLI), else `<lake>/delta`."""
+    uri = delta_uri or str(Path(lake_dir).resolve() / "delta")
+    return uri.rstrip("/")
+
+
+def table_uri(delta_uri: str, table: str) -> str:
+    return f"{delta_uri.rstrip('/')}/{table}"
+
+
+def is_azure_uri(uri: str) -> bool:
+    lowered = uri.lower()
+    return lowered.startswith(_AZURE_SCHEMES) or (
+        lowered.startswith("https://") and ".core.windows.net" in lowered
+    )
+
+
+def storage_options_for(
+    uri: str,
+    storage_options: Mapping[str, str] | None = None,
+    *,
+    environ: Mapping[str, str] | None = None,
+    credential_factory: Callable[[], Any] | None = None,
+) -> dict[str, str]:
+    """delta-rs storage options for `uri`: nothing for local paths; for Azure, from the environment.
+
+    An account key or SAS token in the environment wins; otherwise the azure-identity
+    DefaultAzureCredential (the extractor's credential chain) gets a storage token, passed as
+    `bearer_token`. Options given explicitly override both. Values are secrets: never log them.
+    """
+    explicit = dict(storage_options or {})
+    if not is_azure_uri(uri):
+        return explicit
+    env = os.environ if environ is None else environ
+    options: dict[str, str] = {}
+    for variable, option in (
+        ("AZURE_STORAGE_ACCOUNT_NAME", "account_name"),
+        ("AZURE_STORAGE_ACCOUNT_KEY", "account_key"),
+        ("AZURE_STORAGE_SAS_TOKEN", "sas_token"),
+        # For emulators and sovereign clouds, e.g. http://127.0.0.1:10000/devstoreaccount1.
+        ("AZURE_STORAGE_ENDPOINT", "endpoint"),
+    ):
+        if env.get(variable):
+            options[option] = env[variable]
+    if options.get("endpoint", "").startswith("http://"):
+        # Only an explicitly configured plain-HTTP endpoint (Azurite) may use HTTP.
+        options["allow_http"] = "true"
+    options.update(explicit)
+    authenticated = {"account_key", "sas_token", "bearer_token", "token", "sas_key"} & set(options)
+    if not authenticated and "use_emulator" not in options:
+        options["bearer_token"] = _azure_storage_token(credential_factory)
+    log.debug("Azure storage options for %s: %s", uri, sorted(options))
+    return options
+
+
+def _azure_storage_token(credential_factory: Callable[[], Any] | None) -> str:
+    if credential_factory is None:
+        from azure.identity import DefaultAzureCredential
+
+        credential_factory = DefaultAzureCredential
+    credential = credential_factory()
+    return str(credential.get_token(_STORAGE_SCOPE).token)
+
+
+def publish(
+    lake_dir: Path,
+    delta_uri: str | None = None,
+    *,
+    watermark: Watermark | None = None,
+    storage_options: Mapping[str, str] | None = None,
+    partition_by_partition_name: bool = False,
+    full_refresh: bool = False,
+    tables: Iterable[str] = TABLES,
+) -> PublishResult:
+    """Publish the marts of `<lake>/warehouse.duckdb` to `<delta_uri>/<table>`.
+
+    `watermark` is the point of the change feed the marts reflect (defaults to what has landed).
+    `partition_by_partition_name` applies when a table is created; later runs keep its layout.
+    `full_refresh` re-merges every row (after a change of model logic that moved no sequence).
+    """
+    lake_dir = Path(lake_dir)
+    uri = resolve_delta_uri(lake_dir, delta_uri)
+    if watermark is None:
+        watermark = read_watermark(lake_dir)
+        if watermark is None:
+            raise ValueError(f"nothing has landed under {lake_dir}: no watermark to publish")
+    options = storage_options_for(uri, storage_options)
+    result = PublishResult(watermark=watermark, delta_uri=uri)
+    warehouse = lake_dir / "warehouse.duckdb"
+    with duckdb.connect(str(warehouse), read_only=True) as connection:
+        # Arrow timestamps with time zone come out in the session zone: make it UTC for Delta.
+        connection.execute("set TimeZone = 'UTC'")
+        _note_unpublished_events(connection, table_uri(uri, "instance_history"), options)
+        for table in tables:
+            publication = _publish_table(
+                connection,
+                table,
+                table_uri(uri, table),
+                watermark,
+                options,
+                partition_by_partition_name=partition_by_partition_name,
+                full_refresh=full_refresh,
+            )
+            result.tables.append(publication)
+            log.info(
+                "published %s: version %s, %d upserted, %d deleted",
+                table,
+                publication.version,
+                publication.upserted,
+                publication.deleted,
+            )
+    return result
+
+
+def _publish_table(
+    connection: duckdb.DuckDBPyConnection,
+    table: str,
+    uri: str,
+    watermark: Watermark,
+    options: dict[str, str],
+    *,
+    partition_by_partition_name: bool,
+    full_refresh: bool,
+) -> TablePublication:
+    keys = TABLE_KEYS[table]
+    columns = _mart_columns(connection, table)
+    _check_keys(connection, table, keys)
+    select_list = ", ".join(_export_expression(name, type_) for name, type_ in columns)
+    commit = _commit_properties(table, watermark)
+
+    if not DeltaTable.is_deltatable(uri, storage_options=options):
+        data = connection.sql(f"select {select_list} from main.{table}").to_arrow_table()
+        write_deltalake(
+            uri,
+            data,
+            mode="error",
+            partition_by=["partition_name"] if partition_by_partition_name else None,
+            storage_options=options,
+            commit_properties=commit,
+        )
+        version = DeltaTable(uri, storage_options=options).version()
+        return TablePublication(table, uri, version, None, upserted=data.num_rows, created=True)
+
+    delta = DeltaTable(uri, storage_options=options)
+    previous = delta.transaction_version(APP_ID)
+    existing = set(delta.schema().to_arrow().names)
+    added = tuple(name for name, _ in columns if name not in existing)
+    if previous is not None and previous > watermark.sequence:
+        log.warning(
+            "%s already reflects sequence %d, past the marts' %d: left as it is",
+            uri,
+            previous,
+            watermark.sequence,
+        )
+        return TablePublication(table, uri, None, previous)
+    everything = full_refresh or bool(added) or previous is None
+    upserts, params = _upsert_query(table, keys, select_list, None if everything else previous)
+    connection.register("delta_keys", delta.to_pyarrow_dataset())
+    try:
+        source = _merge_source(connection, table, keys, upserts, params)
+    finally:
+        connection.unregister("delta_keys")
+    deleted = source.filter(pc.field(_DELETE_FLAG)).num_rows
+    upserted = source.num_rows - deleted
+    if source.num_rows == 0 and previous == watermark.sequence:
+        # Nothing changed and the feed did not move: publishing twice commits nothing.
+        return TablePublication(table, uri, None, previous)
+
+    if source.num_rows == 0:
+        # No row changed, yet the feed moved on: an empty commit records the new watermark so
+        # that all four tables carry it.
+        empty = connection.sql(f"select {select_list} from main.{table} limit 0").to_arrow_table()
+        write_deltalake(
+            delta,
+            empty,
+            mode="append",
+            schema_mode="merge" if added else None,
+            commit_properties=commit,
+        )
+    else:
+        predicate = " and ".join(f"target.{key} = source.{key}" for key in keys)
+        (
+            delta.merge(
+                source,
+                predicate,
+                source_alias="source",
+                target_alias="target",
+                merge_schema=bool(added),
+                commit_properties=commit,
+            )
+            .when_matched_delete(f"source.{_DELETE_FLAG}")
+            .when_matched_update_all(f"not source.{_DELETE_FLAG}", except_cols=[_DELETE_FLAG])
+            .when_not_matched_insert_all(f"not source.{_DELETE_FLAG}", except_cols=[_DELETE_FLAG])
+            .execute()
+        )
+    delta = DeltaTable(uri, storage_options=options)
+    return TablePublication(
+        table,
+        uri,
+        delta.version(),
+        previous,
+        upserted=upserted,
+        deleted=deleted,
+        added_columns=added,
+    )
+
+
+def _mart_columns(connection: duckdb.DuckDBPyConnection, table: str) -> list[tuple[str, str]]:
+    rows = connection.execute(
+        "select column_name, data_type from information_schema.columns"
+        " where table_schema = 'main' and table_name = ? order by ordinal_position",
+        [table],
+    ).fetchall()
+    if not rows:
+        raise ValueError(f"mart main.{table} does not exist in the warehouse")
+    return [(str(name), str(type_)) for name, type_ in rows]
+
+
+def _check_keys(connection: duckdb.DuckDBPyConnection, table: str, keys: tuple[str, ...]) -> None:
+    # A null key never matches in MERGE, so it would be inserted again on every run.
+    condition = " or ".join(f"{_quote(key)} is null" for key in keys)
+    rows = connection.execute(f"select count(*) from main.{table} where {condition}").fetchall()
+    if rows[0][0]:
+        raise ValueError(f"main.{table} has {rows[0][0]} rows with a null key: cannot publish")
+
+
+def _export_expression(name: str, type_: str) -> str:
+    quoted = _quote(name)
+    if type_.upper() in _AS_TEXT_TYPES:
+        return f"cast({quoted} as varchar) as {quoted}"
+    if type_.upper() in _AS_DECIMAL_TYPES:
+        return f"cast({quoted} as decimal(38, 0)) as {quoted}"
+    return quoted
+
+
+def _upsert_query(
+    table: str, keys: tuple[str, ...], select_list: str, previous: int | None
+) -> tuple[str, list[Any]]:
+    """Rows to upsert: all of them without a previous watermark, else only the changed ones."""
+    if previous is None:
+        return f"select {select_list} from main.{table}", []
+    # Rows of instances with an event not yet published: this catches events that landed late,
+    # below the last watermark, which `last_sequence > watermark` alone would miss.
+    entity = _INSTANCE_KEY[: len(keys) if table != "instance_history" else 4]
+    entity_list = ", ".join(_quote(key) for key in entity)
+    touched = f"({entity_list}) in (select ({entity_list}) from {_UNPUBLISHED})"
+    if table == "instance_history":
+        return f"select {select_list} from main.{table} where {touched}", []
+    query = f"select {select_list} from main.{table} where last_sequence > ? or {touched}"
+    return query, [previous]
+
+
+def _note_unpublished_events(
+    connection: duckdb.DuckDBPyConnection, history_uri: str, options: dict[str, str]
+) -> None:
+    """Keep in a temp table the instances with events instance_history's Delta table lacks.
+
+    instance_history is published last, so an event it holds is reflected in the other tables
+    too: its missing events cover everything any table still has to take in.
+    """
+    key_list = ", ".join(_quote(key) for key in TABLE_KEYS["instance_history"])
+    instance_list = ", ".join(_quote(key) for key in _INSTANCE_KEY)
+    if DeltaTable.is_deltatable(history_uri, storage_options=options):
+        dataset = DeltaTable(history_uri, storage_options=options).to_pyarrow_dataset()
+        connection.register("published_events", dataset)
+        published = f"select {key_list} from published_events"
+    else:
+        published = f"select {key_list} from main.instance_history limit 0"
+    try:
+        connection.execute(
+            f"create or replace temp table {_UNPUBLISHED} as"
+            f" select distinct {instance_list} from ("
+            f"   select {key_list} from main.instance_history except {published})"
+        )
+    finally:
+        if "published_events" in published:
+            connection.unregister("published_events")
+
+
+def _merge_source(
+    connection: duckdb.DuckDBPyConnection,
+    table: str,
+    keys: tuple[str, ...],
+    upserts: str,
+    params: list[Any],
+) -> pa.Table:
+    """Upserts, then tombstones (keys only, flag set) for rows the mart no longer has."""
+    key_list = ", ".join(_quote(key) for key in keys)
+    query = (
+        f"select *, false as {_DELETE_FLAG} from ({upserts})"
+        f" union all by name"
+        f" select {key_list}, true as {_DELETE_FLAG} from ("
+        f"   select {key_list} from delta_keys"
+        f"   except select {key_list} from main.{table})"
+    )
+    return connection.sql(query, params=params).to_arrow_table()
+
+
+def _commit_properties(table: str, watermark: Watermark) -> CommitProperties:
+    return CommitProperties(
+        custom_metadata={
+            META_SEQUENCE: watermark.sequence,
+            META_TIMESTAMP: _utc_iso(watermark.timestamp),
+            META_TABLE: table,
+        },
+        app_transactions=[Transaction(APP_ID, watermark.sequence)],
+    )
+
+
+def _utc_iso(moment: datetime) -> str:
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    return moment.astimezone(UTC).isoformat()
+
+
+def _quote(identifier: str) -> str:
+    return '"' + identifier.replace('"', '""') + '"'
+
+
+def version_as_of_sequence(
+    uri: str, sequence: int, storage_options: Mapping[str, str] | None = None
+) -> int | None:
+    """The newest version of a published table that reflects the feed up to `sequence`, if any.
+
+    Load it with `DeltaTable(uri, version=...)` to read the table "as of sequence N"; do it for
+    the four tables to read the whole lake at one point of the feed.
+    """
+    options = storage_options_for(uri, storage_options)
+    best: tuple[int, int] | None = None
+    for commit in DeltaTable(uri, storage_options=options).history():
+        published = commit.get(META_SEQUENCE)
+        if published is None or int(published) > sequence:
+            continue
+        if best is None or commit["version"] > best[0]:
+            best = (int(commit["version"]), int(published))
+    return None if best is None else best[0]
