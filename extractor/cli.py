@@ -3,34 +3,32 @@
 from __future__ import annotations
 
 import inspect
-import logging
 import shutil
-import sys
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
-from enum import IntEnum
+from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
 
-from extractor.auth import azure_auth
-from extractor.changefeed import http_page_fetcher
-from extractor.extract import ExtractSummary, extract
-from extractor.http import AuthFailure, SourceError, SourceUnreachable, make_session
-from extractor.progress import extract_progress
+from extractor.extract import ExtractSummary
+from extractor.job import (
+    ExitCode,
+    JobFailure,
+    JobReport,
+    build_step,
+    execute,
+    extract_step,
+    publish_step,
+)
+from extractor.logs import configure_logging
 from extractor.settings import ExtractSettings, default_auth, parse_duration, public_url
 
 
-class ExitCode(IntEnum):
-    OK = 0
-    FAILED = 1
-    USAGE = 2
-    SOURCE_UNREACHABLE = 3
-    AUTH_FAILURE = 4
-    SOURCE_ERROR = 5
-    BUILD_FAILURE = 6
-    PUBLISH_FAILURE = 7
+class LogStyle(StrEnum):
+    plain = "plain"
+    json = "json"
 
 
 app = typer.Typer(
@@ -84,6 +82,13 @@ DeltaUri = Annotated[
         help="Where the Delta tables go: a path or abfss://, az:// URI. Default: <lake>/delta.",
     ),
 ]
+DbtProject = Annotated[
+    Path | None,
+    typer.Option(
+        envvar="DICOM_LAKE_DBT_PROJECT",
+        help="A dbt project of your own (a copy of this one, edited). Default: the bundled one.",
+    ),
+]
 Publish = Annotated[bool, typer.Option(help="Publish the marts as Delta tables after the build.")]
 PartitionDelta = Annotated[
     bool,
@@ -93,24 +98,64 @@ PartitionDelta = Annotated[
         help="Partition new Delta tables by partition_name.",
     ),
 ]
+LogFormat = Annotated[
+    LogStyle,
+    typer.Option(
+        envvar="DICOM_LAKE_LOG_FORMAT",
+        help="Log lines on stderr: plain, or JSON lines for log collectors.",
+    ),
+]
 Quiet = Annotated[bool, typer.Option("--quiet", "-q", help="No progress line; warnings only.")]
-
-
-def _configure_logging(quiet: bool) -> None:
-    logging.basicConfig(
-        level=logging.WARNING if quiet else logging.INFO,
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-        stream=sys.stderr,
-        force=True,
-    )
-    # azure-identity and urllib3 say too much at INFO.
-    for noisy in ("urllib3", "azure", "msal"):
-        logging.getLogger(noisy).setLevel(logging.WARNING)
 
 
 def _fail(code: ExitCode, message: str) -> typer.Exit:
     typer.secho(f"error: {message}", err=True, fg=typer.colors.RED)
     return typer.Exit(int(code))
+
+
+def _execute(
+    command: str, lake: Path, quiet: bool, log_format: str, steps: Callable[[JobReport], None]
+) -> None:
+    """Run a command's steps as one job and exit with its documented code."""
+    configure_logging(quiet, log_format)
+    try:
+        report = execute(command, lake, steps)
+    except JobFailure as failure:
+        raise _fail(failure.code, failure.message) from None
+    raise typer.Exit(int(ExitCode.NOTHING_NEW if report.nothing_new else ExitCode.OK))
+
+
+def _extract_settings(
+    url: str,
+    lake: Path,
+    auth: str | None,
+    lag: str,
+    overlap: str,
+    start_time: datetime | None,
+    page_size: int,
+    batch_size: int,
+    timeout: float,
+    retries: int,
+) -> ExtractSettings:
+    if not url:
+        raise _fail(ExitCode.USAGE, "no service URL: pass --url or set DICOM_SERVICE_URL")
+    if start_time is not None and start_time.tzinfo is None:
+        start_time = start_time.replace(tzinfo=UTC)
+    try:
+        return ExtractSettings(
+            service_url=url,
+            lake_dir=lake,
+            auth=auth or default_auth(url),
+            lag=parse_duration(lag),
+            overlap=parse_duration(overlap),
+            start_time=start_time,
+            page_size=page_size,
+            batch_size=batch_size,
+            timeout=timeout,
+            max_retries=retries,
+        )
+    except ValueError as error:
+        raise _fail(ExitCode.USAGE, str(error)) from None
 
 
 @app.command("extract")
@@ -126,48 +171,18 @@ def extract_command(
     timeout: Timeout = 60.0,
     retries: Retries = 8,
     quiet: Quiet = False,
+    log_format: LogFormat = LogStyle.plain,
 ) -> None:
     """Read the change feed and land what is new as Parquet under <lake>/landing/changefeed."""
-    _configure_logging(quiet)
-    if not url:
-        raise _fail(ExitCode.USAGE, "no service URL: pass --url or set DICOM_SERVICE_URL")
-    if start_time is not None and start_time.tzinfo is None:
-        start_time = start_time.replace(tzinfo=UTC)
-    try:
-        settings = ExtractSettings(
-            service_url=url,
-            lake_dir=lake,
-            auth=auth or default_auth(url),
-            lag=parse_duration(lag),
-            overlap=parse_duration(overlap),
-            start_time=start_time,
-            page_size=page_size,
-            batch_size=batch_size,
-            timeout=timeout,
-            max_retries=retries,
-        )
-    except ValueError as error:
-        raise _fail(ExitCode.USAGE, str(error)) from None
-    summary = _extract(settings, show_progress=not quiet)
-    typer.echo(describe(summary, settings))
+    settings = _extract_settings(
+        url, lake, auth, lag, overlap, start_time, page_size, batch_size, timeout, retries
+    )
 
+    def steps(report: JobReport) -> None:
+        extract_step(settings, report, show_progress=not quiet)
+        typer.echo(describe(report.extract, settings))
 
-def _extract(settings: ExtractSettings, show_progress: bool) -> ExtractSummary:
-    session = make_session(azure_auth() if settings.auth == "azure" else None, settings.max_retries)
-    fetch = http_page_fetcher(session, settings.service_url, settings.page_size, settings.timeout)
-    try:
-        with extract_progress(enabled=show_progress) as on_page:
-            return extract(settings, fetch, on_page=on_page)
-    except SourceUnreachable as error:
-        raise _fail(ExitCode.SOURCE_UNREACHABLE, str(error)) from None
-    except AuthFailure as error:
-        raise _fail(ExitCode.AUTH_FAILURE, str(error)) from None
-    except SourceError as error:
-        raise _fail(ExitCode.SOURCE_ERROR, str(error)) from None
-    except OSError as error:
-        raise _fail(ExitCode.FAILED, f"cannot write the landing zone: {error}") from None
-    finally:
-        session.close()
+    _execute("extract", lake, quiet, log_format, steps)
 
 
 def describe(summary: ExtractSummary, settings: ExtractSettings) -> str:
@@ -199,44 +214,36 @@ def _mark(watermark: Any) -> str:
 @app.command("build")
 def build_command(
     lake: LakeDir = Path("lake"),
+    dbt_project: DbtProject = None,
     delta_uri: DeltaUri = None,
     publish: Publish = True,
     partition_delta: PartitionDelta = False,
     quiet: Quiet = False,
+    log_format: LogFormat = LogStyle.plain,
 ) -> None:
     """Run `dbt build` over what has landed, then publish the marts as Delta tables."""
-    _configure_logging(quiet)
-    from extractor.build import build
 
-    try:
-        result = build(lake)
-    except (RuntimeError, FileNotFoundError) as error:
-        raise _fail(ExitCode.BUILD_FAILURE, str(error)) from None
-    if not result.success:
-        raise _fail(ExitCode.BUILD_FAILURE, describe_build_failure(result))
-    warned = (
-        f", {len(result.warned)} warning(s): " + ", ".join(result.warned) if result.warned else ""
-    )
-    typer.echo(f"dbt build       passed{warned}")
-    if publish:
-        _publish(lake, delta_uri, partition_delta)
+    def steps(report: JobReport) -> None:
+        _build_and_publish(lake, dbt_project, delta_uri, publish, partition_delta, report)
+
+    _execute("build", lake, quiet, log_format, steps)
 
 
-def describe_build_failure(result: Any) -> str:
-    lines = [f"dbt build failed: {result.error or ''}".rstrip(": ")]
-    for node in result.failed:
-        lines.append(f"  {node}: {result.messages.get(node, '')}".rstrip(": "))
-    return "\n".join(lines)
-
-
-def _publish(lake: Path, delta_uri: str | None, partition_delta: bool) -> None:
-    from extractor.publish import publish
-
-    try:
-        result = publish(lake, delta_uri, partition_by_partition_name=partition_delta)
-    except Exception as error:  # any storage failure: each table stays at its old or new version
-        raise _fail(ExitCode.PUBLISH_FAILURE, f"Delta publication failed: {error}") from None
-    for table in result.tables:
+def _build_and_publish(
+    lake: Path,
+    dbt_project: Path | None,
+    delta_uri: str | None,
+    publish: bool,
+    partition_delta: bool,
+    report: JobReport,
+) -> None:
+    build_step(lake, dbt_project, report)
+    warned = report.build.warned
+    typer.echo("dbt build       passed" + (f", warnings: {', '.join(warned)}" if warned else ""))
+    if not publish:
+        return
+    publish_step(lake, delta_uri, partition_delta, report)
+    for table in report.publication.tables:
         version = "unchanged" if table.version is None else f"version {table.version}"
         typer.echo(
             f"delta           {table.table:<17} {version}: {table.upserted:,} upserted, "
@@ -260,15 +267,28 @@ def _options_of(*commands: Callable[..., None]) -> Callable[[Callable[..., None]
     return give
 
 
-def _call_with_its_options(command: Callable[..., None], options: dict[str, Any]) -> None:
-    command(**{name: options[name] for name in inspect.signature(command).parameters})
+def _with_its_options(function: Callable[..., Any], options: dict[str, Any]) -> Any:
+    return function(**{name: options[name] for name in inspect.signature(function).parameters})
 
 
-@app.command("run", help="Extract, then build: the job to schedule. Takes both commands' options.")
+@app.command("run", help="Extract, then build and publish: the job to schedule.")
 @_options_of(extract_command, build_command)
 def run_command(**options: Any) -> None:
-    _call_with_its_options(extract_command, options)
-    _call_with_its_options(build_command, options)
+    settings = _with_its_options(_extract_settings, options)
+
+    def steps(report: JobReport) -> None:
+        extract_step(settings, report, show_progress=not options["quiet"])
+        typer.echo(describe(report.extract, settings))
+        _build_and_publish(
+            settings.lake_dir,
+            options["dbt_project"],
+            options["delta_uri"],
+            options["publish"],
+            options["partition_delta"],
+            report,
+        )
+
+    _execute("run", settings.lake_dir, options["quiet"], options["log_format"], steps)
 
 
 @app.command("maintain")
@@ -279,17 +299,20 @@ def maintain_command(
         int, typer.Option(min=0, help="Vacuum files older than this (720 h = 30 days).")
     ] = 720,
     quiet: Quiet = False,
+    log_format: LogFormat = LogStyle.plain,
 ) -> None:
     """Compact the Delta tables' small files and vacuum versions past the retention period."""
-    _configure_logging(quiet)
     from extractor.maintain import maintain
     from extractor.publish import resolve_delta_uri
 
-    for report in maintain(resolve_delta_uri(lake, delta_uri), retention_hours):
-        typer.echo(
-            f"{report.table:<17} compacted {report.files_removed} file(s) into "
-            f"{report.files_added}; vacuumed {len(report.vacuumed)} file(s)"
-        )
+    def steps(report: JobReport) -> None:
+        for table in maintain(resolve_delta_uri(lake, delta_uri), retention_hours):
+            typer.echo(
+                f"{table.table:<17} compacted {table.files_removed} file(s) into "
+                f"{table.files_added}; vacuumed {len(table.vacuumed)} file(s)"
+            )
+
+    _execute("maintain", lake, quiet, log_format, steps)
 
 
 @app.command("serve")
@@ -297,9 +320,10 @@ def serve_command(
     host: Annotated[str, typer.Option(help="Address to listen on (loopback only).")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="Port to listen on.")] = 8080,
     samples: Annotated[bool, typer.Option(help="Load the sample DICOM files first.")] = True,
+    log_format: LogFormat = LogStyle.plain,
 ) -> None:
     """Run the local DICOM service (change feed, STOW-RS, delete, bulk update) until Ctrl-C."""
-    _configure_logging(quiet=False)
+    configure_logging(quiet=False, log_format=log_format)
     from extractor.server import ServiceOptions, serve_forever
 
     serve_forever(host, port, ServiceOptions(), load_samples=samples)
@@ -315,20 +339,27 @@ def demo_command(
     ),
 ) -> None:
     """Start the local DICOM service with sample data, run the job against it, show the tables."""
-    _configure_logging(quiet=False)
     from extractor.samples import load_samples
     from extractor.server import LocalDicomService
 
     _fresh_demo_lake(lake)
-    with LocalDicomService(port=0) as service:
-        loaded = load_samples(service.url)
-        typer.echo(f"local DICOM service at {service.url}: {loaded}")
-        settings = ExtractSettings(
-            service_url=service.url, lake_dir=lake, auth="none", lag=timedelta(0)
-        )
-        typer.echo(describe(_extract(settings, show_progress=True), settings))
-    build_command(lake=lake, quiet=False)  # and publish to <lake>/delta
-    typer.echo(show_tables(lake))
+
+    def steps(report: JobReport) -> None:
+        with LocalDicomService(port=0) as service:
+            loaded = load_samples(service.url)
+            typer.echo(
+                f"local DICOM service at {service.url}: uploaded {loaded.uploaded} sample "
+                f"instances, deleted 1, bulk-updated study {loaded.updated_study_instance_uid}"
+            )
+            settings = ExtractSettings(
+                service_url=service.url, lake_dir=lake, auth="none", lag=timedelta(0)
+            )
+            extract_step(settings, report, show_progress=True)
+            typer.echo(describe(report.extract, settings))
+        _build_and_publish(lake, None, None, True, False, report)
+        typer.echo(show_tables(lake))
+
+    _execute("demo", lake, False, LogStyle.plain, steps)
 
 
 def _fresh_demo_lake(lake: Path) -> None:
@@ -341,24 +372,23 @@ def _fresh_demo_lake(lake: Path) -> None:
     (lake / DEMO_MARKER).touch()
 
 
+MARTS = ("instance", "series", "study", "instance_history", "dicom_value_errors")
+
+
 def show_tables(lake: Path) -> str:
-    """Each table of the warehouse with its row count, and the study table's first rows."""
+    """The marts' row counts and a look at the study table, for the demo."""
     import duckdb
 
     # Not read-only: dbt-duckdb may still hold this file open in this process, and DuckDB
     # refuses a second connection to one file with another configuration.
     with duckdb.connect(str(lake / "warehouse.duckdb")) as connection:
-        names = [
-            name
-            for (name,) in connection.execute(
-                "select table_name from information_schema.tables "
-                "where table_schema = 'main' order by table_name"
-            ).fetchall()
-        ]
-        lines = ["tables in " + str(lake / "warehouse.duckdb")]
-        for name in names:
-            (count,) = connection.execute(f'select count(*) from "{name}"').fetchall()[0]
-            lines.append(f"  {name:<32} {count:>8,} rows")
-        if "study" in names:
-            lines.append(str(connection.sql("select * from study limit 10")))
+        lines = [f"tables in {lake / 'warehouse.duckdb'} (and as Delta in {lake / 'delta'}):"]
+        for name in (*MARTS, "metadata_quarantine"):
+            (count,) = connection.execute(f"select count(*) from main.{name}").fetchall()[0]
+            lines.append(f"  {name:<22} {count:>6,} rows")
+        study = connection.sql(
+            "select patient_name, study_date, modalities_in_study, series_count, "
+            "instance_count from main.study order by study_date nulls last"
+        )
+        lines.append(str(study))
     return "\n".join(lines)

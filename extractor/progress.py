@@ -26,6 +26,8 @@ def extract_progress(enabled: bool = True) -> Iterator[OnPage]:
     )
     started = time.monotonic()
     totals = {"entries": 0, "new": 0, "pages": 0}
+    # Only on a terminal: in a log file the live line would be noise.
+    enabled = enabled and console.is_terminal
     with Progress(*columns, console=console, transient=True, disable=not enabled) as progress:
         task = progress.add_task("extract", entry_rate=0.0, page_rate=0.0, **totals)
 
