@@ -201,11 +201,11 @@ def describe(summary: ExtractSummary, settings: ExtractSettings) -> str:
         lines.append(f"landed          {summary.landed:,} entries ({actions}) in {files} file(s)")
     else:
         lines.append("landed          nothing new: no file written")
-    lines.append(f"watermark       {_mark(before)} -> {_mark(after)}")
+    lines.append(f"watermark       {_describe_watermark(before)} -> {_describe_watermark(after)}")
     return "\n".join(lines)
 
 
-def _mark(watermark: Any) -> str:
+def _describe_watermark(watermark: Any) -> str:
     if watermark is None:
         return "none"
     return f"sequence {watermark.sequence:,} at {watermark.timestamp:%F %T.%f} UTC"
