@@ -19,11 +19,18 @@ from extractor.job import (
     JobReport,
     build_step,
     execute,
+    extract_orthanc_step,
     extract_step,
     publish_step,
 )
 from extractor.logs import configure_logging
+from extractor.orthanc import OrthancExtractSummary, OrthancSettings
 from extractor.settings import ExtractSettings, default_auth, parse_duration, public_url
+
+
+class Source(StrEnum):
+    azure = "azure"
+    orthanc = "orthanc"
 
 
 class LogStyle(StrEnum):
@@ -71,7 +78,26 @@ StartTime = Annotated[
         help="Where a first run starts (UTC unless a zone is given). Default: the beginning.",
     ),
 ]
-PageSize = Annotated[int, typer.Option(min=1, max=200, help="Entries per request.")]
+PageSize = Annotated[
+    int | None,
+    typer.Option(min=1, help="Entries per request (Azure: 1-200, default 200; Orthanc: 1000)."),
+]
+SourceKind = Annotated[
+    Source,
+    typer.Option(envvar="DICOM_LAKE_SOURCE", help="The kind of DICOM server: azure or orthanc."),
+]
+ReconcileEvery = Annotated[
+    int,
+    typer.Option(
+        min=0,
+        envvar="DICOM_LAKE_RECONCILE_EVERY",
+        help="Orthanc: look for deleted instances every N runs (0: never).",
+    ),
+]
+ReconcileCheck = Annotated[
+    bool,
+    typer.Option(help="Orthanc: skip the instance listing when the counts agree."),
+]
 BatchSize = Annotated[int, typer.Option(min=1, help="Entries per landed Parquet file.")]
 Timeout = Annotated[float, typer.Option(min=0.1, help="Seconds to wait for one page.")]
 Retries = Annotated[int, typer.Option(min=0, help="Retries of a failing request.")]
@@ -125,23 +151,37 @@ def _execute(
     raise typer.Exit(int(ExitCode.NOTHING_NEW if report.nothing_new else ExitCode.OK))
 
 
-def _extract_settings(
+def _source_settings(
+    source: Source,
     url: str,
     lake: Path,
     auth: str | None,
     lag: str,
     overlap: str,
     start_time: datetime | None,
-    page_size: int,
+    page_size: int | None,
     batch_size: int,
     timeout: float,
     retries: int,
-) -> ExtractSettings:
+    reconcile_every: int,
+    reconcile_check: bool,
+) -> ExtractSettings | OrthancSettings:
     if not url:
         raise _fail(ExitCode.USAGE, "no service URL: pass --url or set DICOM_SERVICE_URL")
     if start_time is not None and start_time.tzinfo is None:
         start_time = start_time.replace(tzinfo=UTC)
     try:
+        if source is Source.orthanc:
+            return OrthancSettings(
+                url=url,
+                lake_dir=lake,
+                page_size=page_size or 1000,
+                batch_size=batch_size,
+                timeout=timeout,
+                max_retries=retries,
+                reconcile_every=reconcile_every,
+                reconcile_check=reconcile_check,
+            )
         return ExtractSettings(
             service_url=url,
             lake_dir=lake,
@@ -149,7 +189,7 @@ def _extract_settings(
             lag=parse_duration(lag),
             overlap=parse_duration(overlap),
             start_time=start_time,
-            page_size=page_size,
+            page_size=page_size or 200,
             batch_size=batch_size,
             timeout=timeout,
             max_retries=retries,
@@ -158,43 +198,60 @@ def _extract_settings(
         raise _fail(ExitCode.USAGE, str(error)) from None
 
 
+def _extract_and_describe(
+    settings: ExtractSettings | OrthancSettings, report: JobReport, quiet: bool
+) -> None:
+    if isinstance(settings, OrthancSettings):
+        extract_orthanc_step(settings, report, show_progress=not quiet)
+        typer.echo(describe(report.extract, settings.url))
+    else:
+        extract_step(settings, report, show_progress=not quiet)
+        typer.echo(describe(report.extract, settings.service_url))
+
+
 @app.command("extract")
 def extract_command(
     url: ServiceUrl = "",
+    source: SourceKind = Source.azure,
     lake: LakeDir = Path("lake"),
     auth: Auth = None,
     lag: Lag = "15m",
     overlap: Overlap = "15m",
     start_time: StartTime = None,
-    page_size: PageSize = 200,
+    page_size: PageSize = None,
     batch_size: BatchSize = 5000,
     timeout: Timeout = 60.0,
     retries: Retries = 8,
+    reconcile_every: ReconcileEvery = 1,
+    reconcile_check: ReconcileCheck = True,
     quiet: Quiet = False,
     log_format: LogFormat = LogStyle.plain,
 ) -> None:
     """Read the change feed and land what is new as Parquet under <lake>/landing/changefeed."""
-    settings = _extract_settings(
-        url, lake, auth, lag, overlap, start_time, page_size, batch_size, timeout, retries
+    settings = _source_settings(
+        source, url, lake, auth, lag, overlap, start_time, page_size, batch_size, timeout,
+        retries, reconcile_every, reconcile_check,
+    )  # fmt: skip
+    _execute(
+        "extract", lake, quiet, log_format, lambda r: _extract_and_describe(settings, r, quiet)
     )
 
-    def steps(report: JobReport) -> None:
-        extract_step(settings, report, show_progress=not quiet)
-        typer.echo(describe(report.extract, settings))
 
-    _execute("extract", lake, quiet, log_format, steps)
-
-
-def describe(summary: ExtractSummary, settings: ExtractSettings) -> str:
+def describe(summary: ExtractSummary, source_url: str) -> str:
     """The closing summary of an extract."""
     before, after = summary.watermark_before, summary.watermark_after
-    start = "the beginning" if summary.window_start.year == 1 else f"{summary.window_start:%F %T}"
-    lines = [
-        f"source          {public_url(settings.service_url)}",
-        f"window          {start} to {summary.window_end:%F %T} UTC",
+    lines = [f"source          {public_url(source_url)}"]
+    if isinstance(summary, OrthancExtractSummary):
+        reconciled = summary.reconciliation.mode if summary.reconciliation else "not this run"
+        lines.append(f"changes         read to {summary.read_to:,}; reconciliation: {reconciled}")
+    else:
+        start = summary.window_start
+        shown = "the beginning" if start.year == 1 else f"{start:%F %T}"
+        lines.append(f"window          {shown} to {summary.window_end:%F %T} UTC")
+    lines.append(
         f"pages read      {summary.pages:,} ({summary.entries_read:,} entries, "
-        f"{summary.already_landed:,} already landed)",
-    ]
+        f"{summary.already_landed:,} already landed)"
+    )
     if summary.landed:
         actions = ", ".join(f"{action} {n:,}" for action, n in sorted(summary.by_action.items()))
         files = len(summary.files)
@@ -274,13 +331,12 @@ def _with_its_options(function: Callable[..., Any], options: dict[str, Any]) -> 
 @app.command("run", help="Extract, then build and publish: the job to schedule.")
 @_options_of(extract_command, build_command)
 def run_command(**options: Any) -> None:
-    settings = _with_its_options(_extract_settings, options)
+    settings = _with_its_options(_source_settings, options)
 
     def steps(report: JobReport) -> None:
-        extract_step(settings, report, show_progress=not options["quiet"])
-        typer.echo(describe(report.extract, settings))
+        _extract_and_describe(settings, report, options["quiet"])
         _build_and_publish(
-            settings.lake_dir,
+            options["lake"],
             options["dbt_project"],
             options["delta_uri"],
             options["publish"],
@@ -288,7 +344,7 @@ def run_command(**options: Any) -> None:
             report,
         )
 
-    _execute("run", settings.lake_dir, options["quiet"], options["log_format"], steps)
+    _execute("run", options["lake"], options["quiet"], options["log_format"], steps)
 
 
 @app.command("maintain")
@@ -354,8 +410,7 @@ def demo_command(
             settings = ExtractSettings(
                 service_url=service.url, lake_dir=lake, auth="none", lag=timedelta(0)
             )
-            extract_step(settings, report, show_progress=True)
-            typer.echo(describe(report.extract, settings))
+            _extract_and_describe(settings, report, quiet=False)
         _build_and_publish(lake, None, None, True, False, report)
         typer.echo(show_tables(lake))
 

@@ -21,6 +21,7 @@ from extractor.extract import ExtractSummary, extract
 from extractor.http import AuthFailure, SourceError, SourceUnreachable, make_session
 from extractor.landing import Watermark, read_watermark
 from extractor.logs import fields, start_run
+from extractor.orthanc import OrthancSettings, basic_auth_from_env, extract_orthanc
 from extractor.progress import extract_progress
 from extractor.runlock import LakeBusy, run_lock
 from extractor.settings import ExtractSettings
@@ -100,13 +101,11 @@ def _timed(report: JobReport, stage: str) -> Iterator[None]:
         report.durations[stage] = time.monotonic() - started
 
 
-def extract_step(settings: ExtractSettings, report: JobReport, show_progress: bool) -> None:
-    auth = azure_auth() if settings.auth == "azure" else None
-    session = make_session(auth, settings.max_retries)
-    fetch = http_page_fetcher(session, settings.service_url, settings.page_size, settings.timeout)
+@contextmanager
+def _extract_failures(lake_dir: Path) -> Iterator[None]:
+    """A source's or the landing zone's errors, as the job's exit codes."""
     try:
-        with _timed(report, "extract"), extract_progress(enabled=show_progress) as on_page:
-            report.extract = extract(settings, fetch, on_page=on_page)
+        yield
     except SourceUnreachable as error:
         raise JobFailure(ExitCode.SOURCE_UNREACHABLE, str(error)) from None
     except AuthFailure as error:
@@ -115,10 +114,49 @@ def extract_step(settings: ExtractSettings, report: JobReport, show_progress: bo
         raise JobFailure(ExitCode.SOURCE_ERROR, str(error)) from None
     except OSError as error:
         raise JobFailure(
-            ExitCode.LANDING_FAILURE, f"cannot write the landing zone {settings.lake_dir}: {error}"
+            ExitCode.LANDING_FAILURE, f"cannot write the landing zone {lake_dir}: {error}"
         ) from None
-    finally:
-        session.close()
+
+
+def extract_step(settings: ExtractSettings, report: JobReport, show_progress: bool) -> None:
+    auth = azure_auth() if settings.auth == "azure" else None
+    session = make_session(auth, settings.max_retries)
+    fetch = http_page_fetcher(session, settings.service_url, settings.page_size, settings.timeout)
+    with (
+        session,
+        _extract_failures(settings.lake_dir),
+        _timed(report, "extract"),
+        extract_progress(enabled=show_progress) as on_page,
+    ):
+        report.extract = extract(settings, fetch, on_page=on_page)
+
+
+def extract_orthanc_step(settings: OrthancSettings, report: JobReport, show_progress: bool) -> None:
+    """extract_step for Orthanc: new instances from /changes, deletes by reconciliation."""
+    try:
+        auth = basic_auth_from_env()
+    except ValueError as error:
+        raise JobFailure(ExitCode.USAGE, str(error)) from None
+    session = make_session(auth, settings.max_retries)
+    with (
+        session,
+        _extract_failures(settings.lake_dir),
+        _timed(report, "extract"),
+        extract_progress(enabled=show_progress) as on_page,
+    ):
+        report.extract = summary = extract_orthanc(settings, session, on_page=on_page)
+    if summary.reconciliation is not None:
+        done = summary.reconciliation
+        log.info(
+            "reconciliation: %s, %d landed as existing, %d deletes landed",
+            done.mode,
+            done.landed_present,
+            done.deleted,
+            extra=fields(
+                reconciliation=done.mode,
+                reconciliation_durations_s={k: round(v, 3) for k, v in done.durations.items()},
+            ),
+        )
 
 
 def build_step(lake_dir: Path, dbt_project: Path | None, report: JobReport) -> None:

@@ -32,6 +32,10 @@ LANDING_SCHEMA = pa.schema(
         pa.field("metadata", pa.string()),
         pa.field("extracted_at", pa.timestamp("us", tz="UTC"), nullable=False),
         pa.field("source", pa.string(), nullable=False),
+        # The source's own id of the instance, where it has one (Orthanc's instance id), so that
+        # later lookups need no UID search. Null for the Azure feed. Files landed before this
+        # column existed still read: the dbt source reads with union_by_name.
+        pa.field("source_instance_id", pa.string()),
     ]
 )
 

@@ -27,7 +27,8 @@ def mart_rows(lake_dir: Path, table: str) -> list[dict[str, Any]]:
     for row in rows:
         for name, value in row.items():
             if isinstance(value, time):
-                row[name] = value.isoformat().rstrip("0").rstrip(".")
+                text = value.isoformat()  # DuckDB writes 12:00:00 and 08:01:05.25
+                row[name] = text.rstrip("0").rstrip(".") if "." in text else text
     return _sorted(rows, table)
 
 
