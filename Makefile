@@ -4,7 +4,9 @@ VENV := .venv
 BIN := $(VENV)/bin
 INSTALLED := $(VENV)/.installed
 
-.PHONY: demo test lint format clean
+.PHONY: demo test lint format clean bench
+
+BENCH_SIZE ?= 20k
 
 $(INSTALLED): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -22,6 +24,11 @@ node_modules/.package-lock.json: package-lock.json
 ## test: every test (Python, dbt, Delta); Azurite comes from npm
 test: $(INSTALLED) node_modules/.package-lock.json
 	$(BIN)/pytest
+
+## bench: build, publication, an incremental run and extraction, timed against the floor
+## (BENCH_SIZE=100k or 1M; writes bench/results/<size>.json)
+bench: $(INSTALLED)
+	$(BIN)/python -m bench run --size $(BENCH_SIZE) $(BENCH_ARGS)
 
 ## lint: ruff (Python) and sqlfluff (SQL)
 lint: $(INSTALLED)
