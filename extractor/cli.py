@@ -427,7 +427,8 @@ def _fresh_demo_lake(lake: Path) -> None:
     (lake / DEMO_MARKER).touch()
 
 
-MARTS = ("instance", "series", "study", "instance_history", "dicom_value_errors")
+MARTS = ("instance", "series", "study", "instance_history")
+PROBLEMS = ("dicom_value_errors", "metadata_quarantine", "feed_anomalies")
 
 
 def show_tables(lake: Path) -> str:
@@ -438,7 +439,7 @@ def show_tables(lake: Path) -> str:
     # refuses a second connection to one file with another configuration.
     with duckdb.connect(str(lake / "warehouse.duckdb")) as connection:
         lines = [f"tables in {lake / 'warehouse.duckdb'} (and as Delta in {lake / 'delta'}):"]
-        for name in (*MARTS, "metadata_quarantine"):
+        for name in (*MARTS, *PROBLEMS):
             (count,) = connection.execute(f"select count(*) from main.{name}").fetchall()[0]
             lines.append(f"  {name:<22} {count:>6,} rows")
         study = connection.sql(

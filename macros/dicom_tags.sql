@@ -71,28 +71,68 @@
 {#-
     The typed output columns of the projected tags: one per tag, plus `<column>_ideographic` /
     `<column>_phonetic` for PN tags whose seed row asks. Each is a dict: name, expression
-    (typed, from `<relation_alias>.<raw column>`), tag. Columns named in `exclude` are skipped
+    (typed, from `<relation_alias>.<raw column>`; null when the declared VR column holds a VR
+    the dictionary does not allow), tag. Columns named in `exclude` are skipped
     (e.g. the key UIDs, which come from the feed).
 -#}
 {% macro dicom_projected_columns(tags, relation_alias, exclude=[]) %}
     {%- set columns = [] -%}
     {%- for tag in tags if tag['column_name'] not in exclude -%}
         {%- set raw = relation_alias ~ '.' ~ adapter.quote(dicom_raw_column(tag)) -%}
+        {%- set declared = relation_alias ~ '.' ~ adapter.quote(dicom_declared_vr_column(tag)) -%}
         {%- do columns.append({
             'name': tag['column_name'],
-            'expression': dicom_value(raw, tag['vr'], tag['vm'], 'Alphabetic'),
+            'expression': dicom_value(raw, tag['vr'], tag['vm'], 'Alphabetic', declared),
             'tag': tag,
         }) -%}
         {%- for component in tag['pn_extra_components'] if dicom_vr_family(tag['vr']) == 'person_name' -%}
             {%- do columns.append({
                 'name': tag['column_name'] ~ '_' ~ component,
-                'expression': dicom_value(raw, tag['vr'], tag['vm'], component | capitalize),
+                'expression': dicom_value(raw, tag['vr'], tag['vm'], component | capitalize, declared),
                 'tag': tag,
             }) -%}
         {%- endfor -%}
     {%- endfor -%}
     {{ return(columns) }}
 {% endmacro %}
+
+{#-
+    The instance key attributes, checked against the feed entry whatever the seed holds:
+    dicts like dicom_projected_tags() returns, in seed order, with the feed column they key.
+-#}
+{% macro dicom_key_tags() %}
+    {%- set keys = [] -%}
+    {%- for tag, keyword, column in [
+        ('0020000D', 'StudyInstanceUID', 'study_instance_uid'),
+        ('0020000E', 'SeriesInstanceUID', 'series_instance_uid'),
+        ('00080018', 'SOPInstanceUID', 'sop_instance_uid'),
+    ] -%}
+        {%- do keys.append({
+            'tag': tag, 'keyword': keyword, 'level': 'instance', 'column_name': column,
+            'vr': 'UI', 'vm': '1', 'name': keyword, 'pn_extra_components': [],
+        }) -%}
+    {%- endfor -%}
+    {{ return(keys) }}
+{% endmacro %}
+
+{#-
+    The attributes int_instance_tag_values extracts: every projected tag, plus the key UIDs
+    (dicom_key_tags) when the seed does not list them.
+-#}
+{% macro dicom_extracted_tags() %}
+    {%- set tags = dicom_projected_tags() -%}
+    {%- set listed = tags | map(attribute='tag') | list -%}
+    {%- set result = tags[:] -%}
+    {%- for key in dicom_key_tags() if key['tag'] not in listed -%}
+        {%- do result.append(key) -%}
+    {%- endfor -%}
+    {{ return(result) }}
+{% endmacro %}
+
+{#- The name of the column holding the VR a tag declares in int_instance_tag_values. -#}
+{% macro dicom_declared_vr_column(tag) -%}
+    declared_vr_{{ tag['column_name'] }}
+{%- endmacro %}
 
 {#- The name of the column holding a tag's raw JSON Value array in int_instance_tag_values. -#}
 {% macro dicom_raw_column(tag) -%}

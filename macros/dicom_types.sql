@@ -124,12 +124,36 @@
     {%- endif -%}
 {%- endmacro %}
 
+{#- The VRs the dictionary allows for an attribute ("US or SS" -> ['US', 'SS']). -#}
+{% macro dicom_vr_alternatives(vr) -%}
+    {%- set alternatives = [] -%}
+    {%- for part in ((vr or '') | string).split(' or ') if part | trim -%}
+        {%- do alternatives.append(part | trim | upper) -%}
+    {%- endfor -%}
+    {{ return(alternatives) }}
+{%- endmacro %}
+
+{#-
+    True when the VR an attribute declares in the document is one the dictionary allows, or is
+    absent (then the dictionary VR types it). A mismatch nulls the attribute's typed value.
+-#}
+{% macro dicom_vr_matches(declared_vr, vr) -%}
+    ({{ declared_vr }} is null or {{ declared_vr }} in (
+        {%- for alternative in dicom_vr_alternatives(vr) -%}
+            '{{ alternative }}'{{ ", " if not loop.last }}
+        {%- endfor -%}
+    ))
+{%- endmacro %}
+
 {#-
     A projected column from the attribute's JSON Value array: a scalar when the dictionary VM is
     1, otherwise the list of all values (never truncated). PN gives the requested component.
+    With `declared_vr` (an expression of the VR the document declares), a declared VR the
+    dictionary does not allow gives null.
 -#}
-{% macro dicom_value(value_array, vr, vm, component='Alphabetic') -%}
+{% macro dicom_value(value_array, vr, vm, component='Alphabetic', declared_vr=none) -%}
     {%- set multi = (vm | string | trim) != '1' -%}
+    {%- if declared_vr is not none %}case when {{ dicom_vr_matches(declared_vr, vr) }} then {% endif -%}
     {%- if dicom_vr_family(vr) == 'person_name' -%}
         {%- if multi -%}{{ json_array_pns(value_array, component) }}
         {%- else -%}{{ json_array_first_pn(value_array, component) }}
@@ -139,34 +163,102 @@
     {%- else -%}
         {{ dicom_typed(json_array_first_text(value_array), vr) }}
     {%- endif -%}
+    {%- if declared_vr is not none %} end{% endif -%}
+{%- endmacro %}
+
+{#- The elements of a Value array that count: all of them, or only the first when VM is 1. -#}
+{% macro dicom_counted_elements(value_array, vm) -%}
+    {%- if (vm | string | trim) != '1' -%}{{ json_array_elements(value_array) }}
+    {%- else -%}{{ list_head(json_array_elements(value_array), 1) }}
+    {%- endif -%}
 {%- endmacro %}
 
 {#-
-    How many values of the attribute are malformed: present in the JSON but null once typed
-    (only the first counts when VM is 1). A Value that is not an array counts as one.
+    How many values of a Value array are of the wrong JSON type for the VR: a PN value that is
+    not an object; an object, array or boolean for any other VR (strings and numbers are read).
+    Only the first counts when VM is 1.
 -#}
-{% macro dicom_value_error_count(value_array, vr, vm) -%}
+{% macro dicom_wrong_type_count(value_array, vr, vm) -%}
+    {%- if dicom_vr_family(vr) == 'person_name' -%}
+        {%- set condition = "coalesce(" ~ json_kind('e') ~ ", 'NULL') not in ('OBJECT', 'NULL')" -%}
+    {%- else -%}
+        {%- set condition = json_kind('e') ~ " in ('OBJECT', 'ARRAY', 'BOOLEAN')" -%}
+    {%- endif -%}
+    {{ list_count_where(dicom_counted_elements(value_array, vm), 'e', condition) }}
+{%- endmacro %}
+
+{#-
+    How many values of a Value array are strings or numbers that do not parse for the VR (a
+    2023-02-30 date, "abc" in an IS). Text VRs take any string: 0.
+-#}
+{% macro dicom_unparsable_count(value_array, vr, vm) -%}
     {%- set multi = (vm | string | trim) != '1' -%}
-    {%- set family = dicom_vr_family(vr) -%}
-    case
-        when {{ value_array }} is null then 0
-        when {{ json_kind(value_array) }} != 'ARRAY' then 1
-    {%- if family == 'person_name' %}
-        else {{ list_count_where(
-            list_head(json_array_elements(value_array), 1) if not multi
-            else json_array_elements(value_array),
-            'e',
-            "coalesce(" ~ json_kind('e') ~ ", 'NULL') not in ('OBJECT', 'NULL')"
-        ) }}
-    {%- elif family in ['text', 'unsupported'] %}
-        else 0
-    {%- else %}
-        else {{ list_count_where(
+    {%- if dicom_vr_family(vr) in ['text', 'unsupported', 'person_name'] -%}
+        0
+    {%- else -%}
+        {{ list_count_where(
             list_head(json_array_texts(value_array), 1) if not multi
             else json_array_texts(value_array),
             'v',
             "v is not null and (" ~ dicom_typed('v', vr) ~ ") is null"
         ) }}
+    {%- endif -%}
+{%- endmacro %}
+
+{#-
+    How many values of the attribute are present in the JSON but null once typed (only the first
+    counts when VM is 1): a Value that is not an array counts as one; with `declared_vr`, a VR
+    the dictionary does not allow nulls every present value.
+-#}
+{% macro dicom_value_error_count(value_array, vr, vm, declared_vr=none) -%}
+    case
+        when {{ value_array }} is null then 0
+        when {{ json_kind(value_array) }} != 'ARRAY' then 1
+    {%- if declared_vr is not none %}
+        when not {{ dicom_vr_matches(declared_vr, vr) }}
+            then {{ list_count_where(
+                dicom_counted_elements(value_array, vm), 'e',
+                "coalesce(" ~ json_kind('e') ~ ", 'NULL') != 'NULL'"
+            ) }}
     {%- endif %}
+        else {{ dicom_wrong_type_count(value_array, vr, vm) }}
+        + {{ dicom_unparsable_count(value_array, vr, vm) }}
+    end
+{%- endmacro %}
+
+{#-
+    Why an attribute's values are null once typed, as a code: vr_mismatch, value_not_an_array,
+    wrong_json_type, unparsable_value; null when nothing is wrong. The first that applies wins.
+-#}
+{% macro dicom_value_error_type(value_array, vr, vm, declared_vr) -%}
+    case
+        when {{ value_array }} is null then null
+        when not {{ dicom_vr_matches(declared_vr, vr) }} then 'vr_mismatch'
+        when {{ json_kind(value_array) }} != 'ARRAY' then 'value_not_an_array'
+        when {{ dicom_wrong_type_count(value_array, vr, vm) }} > 0 then 'wrong_json_type'
+        when {{ dicom_unparsable_count(value_array, vr, vm) }} > 0 then 'unparsable_value'
+    end
+{%- endmacro %}
+
+{#- The sentence for a dicom_value_error_type code, for people reading dicom_value_errors. -#}
+{% macro dicom_value_error_reason(error_type, vr, declared_vr, value_array) -%}
+    {%- set family = dicom_vr_family(vr) -%}
+    {%- set wrong_type = 'a value is not a JSON object, as VR PN requires' if family == 'person_name'
+        else 'a value is a JSON object, array or boolean; VR ' ~ vr ~ ' takes strings or numbers' -%}
+    case {{ error_type }}
+        when 'vr_mismatch'
+            then 'declared VR ' || {{ declared_vr }}
+            || ' is not the dictionary VR {{ vr }}: the value is not typed'
+        when 'value_not_an_array'
+            then 'Value is a JSON ' || case {{ json_kind(value_array) }}
+                when 'VARCHAR' then 'string'
+                when 'OBJECT' then 'object'
+                when 'BOOLEAN' then 'boolean'
+                else 'number'
+            end || ', not an array'
+        when 'wrong_json_type'
+            then '{{ wrong_type }}'
+        when 'unparsable_value'
+            then 'a value is not a valid {{ vr }} ({{ family }})'
     end
 {%- endmacro %}

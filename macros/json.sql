@@ -35,6 +35,23 @@
     $."{{ tag | upper }}".Value
 {%- endmacro %}
 
+{#- The JSON path of the declared VR of a DICOM JSON attribute. -#}
+{% macro dicom_vr_path(tag) -%}
+    $."{{ tag | upper }}".vr
+{%- endmacro %}
+
+{#-
+    The paths a document is read with, in one call: the Value path of each tag, then the VR
+    path of each tag (element i is tag i's Value, element n + i its declared VR).
+-#}
+{% macro dicom_value_and_vr_paths(tags) %}
+    {%- set paths = dicom_value_paths(tags) -%}
+    {%- for tag in tags -%}
+        {%- do paths.append(dicom_vr_path(tag['tag'])) -%}
+    {%- endfor -%}
+    {{ return(paths) }}
+{% endmacro %}
+
 {#- The Value paths of a list of projected tags, in order. -#}
 {% macro dicom_value_paths(tags) %}
     {%- set paths = [] -%}
@@ -62,22 +79,45 @@
     json_type({{ json_fragment }})
 {%- endmacro %}
 
-{#- First element of a JSON array as text (numbers as their text), null when absent. -#}
+{#-
+    First element of a JSON array as text (numbers as their text), null when absent or when it
+    is not a string or a number (an object, array or boolean is of the wrong JSON type).
+-#}
 {% macro json_array_first_text(json_array) %}
     {{ return(adapter.dispatch('json_array_first_text', 'dicom_lake')(json_array)) }}
 {% endmacro %}
 
 {% macro default__json_array_first_text(json_array) -%}
-    ({{ json_array }} ->> '$[0]')
+    case
+        when json_type({{ json_array }}, '$[0]') in ('VARCHAR', 'BIGINT', 'UBIGINT', 'DOUBLE')
+            then {{ json_array }} ->> '$[0]'
+    end
 {%- endmacro %}
 
-{#- All elements of a JSON array as a list of text; null when it is not an array. -#}
+{#-
+    All elements of a JSON array as a list of text (numbers as their text); an element that is
+    not a string or a number is null in the list; null when the fragment is not an array.
+-#}
 {% macro json_array_texts(json_array) %}
     {{ return(adapter.dispatch('json_array_texts', 'dicom_lake')(json_array)) }}
 {% endmacro %}
 
 {% macro default__json_array_texts(json_array) -%}
-    from_json({{ json_array }}, '["VARCHAR"]')
+    {{ list_map(
+        json_array_elements(json_array),
+        'e',
+        "case when " ~ json_kind('e') ~ " in ('VARCHAR', 'BIGINT', 'UBIGINT', 'DOUBLE') "
+        ~ "then e ->> '$' end"
+    ) }}
+{%- endmacro %}
+
+{#- A JSON string fragment as text ('"DA"' -> DA); numbers as their text. -#}
+{% macro json_text(json_fragment) %}
+    {{ return(adapter.dispatch('json_text', 'dicom_lake')(json_fragment)) }}
+{% endmacro %}
+
+{% macro default__json_text(json_fragment) -%}
+    ({{ json_fragment }} ->> '$')
 {%- endmacro %}
 
 {#- All elements of a JSON array as a list of JSON fragments. -#}
@@ -89,16 +129,19 @@
     from_json({{ json_array }}, '["JSON"]')
 {%- endmacro %}
 
-{#- One component (Alphabetic, Ideographic, Phonetic) of the first person name in a PN array. -#}
+{#-
+    One component (Alphabetic, Ideographic, Phonetic) of the first person name in a PN array;
+    an empty component ("=山田^太郎" has an empty Alphabetic one) is null.
+-#}
 {% macro json_array_first_pn(json_array, component) %}
     {{ return(adapter.dispatch('json_array_first_pn', 'dicom_lake')(json_array, component)) }}
 {% endmacro %}
 
 {% macro default__json_array_first_pn(json_array, component) -%}
-    (({{ json_array }} -> '$[0]') ->> '{{ component }}')
+    nullif(({{ json_array }} -> '$[0]') ->> '{{ component }}', '')
 {%- endmacro %}
 
-{#- One component of every person name in a PN array, as a list of text. -#}
+{#- One component of every person name in a PN array, as a list of text (empty ones null). -#}
 {% macro json_array_pns(json_array, component) %}
     {{ return(adapter.dispatch('json_array_pns', 'dicom_lake')(json_array, component)) }}
 {% endmacro %}
@@ -107,7 +150,7 @@
     {{ list_map(
         "from_json(" ~ json_array ~ ", '[{\"" ~ component ~ "\": \"VARCHAR\"}]')",
         'pn',
-        "struct_extract(pn, '" ~ component ~ "')"
+        "nullif(struct_extract(pn, '" ~ component ~ "'), '')"
     ) }}
 {%- endmacro %}
 

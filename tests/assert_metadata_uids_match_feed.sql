@@ -1,19 +1,14 @@
 -- The UIDs inside an instance's metadata should be the ones the feed names it by. Warns only:
--- the marts key on the feed's UIDs.
+-- the marts key on the feed's UIDs, and dicom_value_errors lists each disagreement or missing UID
+-- with the reason (error_type uid_mismatch / uid_missing).
 {{ config(severity='warn') }}
-
-{%- set tags = dicom_projected_tags() %}
-{%- set names = tags | map(attribute='column_name') | list %}
-{%- set keys = ['study_instance_uid', 'series_instance_uid', 'sop_instance_uid'] %}
 
 select
     partition_name,
     study_instance_uid,
     series_instance_uid,
-    sop_instance_uid
-from {{ ref('int_instance_tag_values') }}
-where
-    false
-    {%- for key in keys if key in names %}
-    or {{ json_array_first_text(adapter.quote('raw_' ~ key)) }} != {{ key }}
-    {%- endfor %}
+    sop_instance_uid,
+    keyword,
+    reason
+from {{ ref('dicom_value_errors') }}
+where error_type in ('uid_missing', 'uid_mismatch')

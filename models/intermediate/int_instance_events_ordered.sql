@@ -1,5 +1,6 @@
 -- Every Create / Update / Delete event of every instance, in sequence order, with the event that
--- followed it. Events with another action are left out of all decisions.
+-- followed it. Events with another action, or naming no key, are left out of all decisions (they
+-- are listed in feed_anomalies).
 
 with
 
@@ -18,17 +19,13 @@ known_actions as (
         sop_instance_uid,
         sequence,
         event_at,
-        case lower(action)
-            when 'create' then 'Create'
-            when 'update' then 'Update'
-            when 'delete' then 'Delete'
-        end as action,
+        {{ feed_action('action') }} as action,
         lower(action) = 'delete' as is_delete,
         feed_state,
         file_path,
         extracted_at
     from events
-    where lower(action) in ('create', 'update', 'delete')
+    where {{ feed_event_is_usable() }}
 
 ),
 

@@ -1,7 +1,9 @@
--- The raw JSON Value array of every projected tag (dicom_tags seed) of every existing instance,
--- pulled out of its metadata with ONE json_extract call per row (one parse per document).
+-- The raw JSON Value array and the declared VR of every projected tag (dicom_tags seed, plus the
+-- key UIDs) of every existing instance, pulled out of its metadata with ONE json_extract call per
+-- row (one parse per document): the Value paths, then the VR paths, in one list.
 
-{%- set tags = dicom_projected_tags() %}
+{%- set tags = dicom_extracted_tags() %}
+{%- set tag_count = tags | length %}
 
 with
 
@@ -18,7 +20,7 @@ extracted as (
         study_instance_uid,
         series_instance_uid,
         sop_instance_uid,
-        {{ json_extract_paths('metadata', dicom_value_paths(tags)) }} as tag_values
+        {{ json_extract_paths('metadata', dicom_value_and_vr_paths(tags)) }} as tag_values
     from instances
     where is_present and metadata is not null
 
@@ -29,6 +31,8 @@ final as (
     select
         {%- for tag in tags %}
         {{ list_element('tag_values', loop.index) }} as {{ adapter.quote(dicom_raw_column(tag)) }},
+        {{ json_text(list_element('tag_values', tag_count + loop.index)) }}
+            as {{ adapter.quote(dicom_declared_vr_column(tag)) }},
         {%- endfor %}
         partition_name,
         study_instance_uid,

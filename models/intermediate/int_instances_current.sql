@@ -17,7 +17,8 @@ staged as (
 
 usable_metadata as (
 
-    -- the feed returns the instance's current metadata on every row: newest extraction wins
+    -- the feed returns the instance's current metadata on every row: newest extraction wins;
+    -- events feed_anomalies lists (unknown action, a key missing) are not used
     select
         partition_name,
         study_instance_uid,
@@ -27,7 +28,7 @@ usable_metadata as (
         arg_max(sequence, struct_pack(extracted_at, sequence)) as metadata_sequence,
         max(extracted_at) as metadata_extracted_at
     from staged
-    where metadata is not null and metadata_error is null
+    where metadata is not null and metadata_error is null and {{ feed_event_is_usable() }}
     group by partition_name, study_instance_uid, series_instance_uid, sop_instance_uid
 
 ),
