@@ -15,9 +15,8 @@ from datetime import UTC, datetime
 from typing import Any
 
 import requests
-from tenacity import retry, retry_if_exception_type, stop_after_attempt, wait_exponential_jitter
 
-from extractor.http import MalformedResponse, get
+from extractor.http import MalformedResponse, get, retry_malformed
 from extractor.timestamps import format_ticks, parse_timestamp, ticks_to_datetime
 
 FEED_BEGINNING = datetime(1, 1, 1, tzinfo=UTC)
@@ -159,13 +158,7 @@ def http_page_fetcher(
     """fetch(start_ticks, end_ticks, offset) -> entries, from `{service}/v2/changefeed`."""
     url = service_url.rstrip("/") + "/v2/changefeed"
 
-    # A 200 with a truncated or HTML body passes the transport's retries; try it again here.
-    @retry(
-        retry=retry_if_exception_type(MalformedResponse),
-        stop=stop_after_attempt(4),
-        wait=wait_exponential_jitter(multiplier=0.5, max=10),
-        reraise=True,
-    )
+    @retry_malformed
     def fetch(start: int, end: int, offset: int) -> list[Entry]:
         params = {
             "startTime": format_ticks(start),

@@ -8,10 +8,9 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
 
 from extractor.changefeed import FEED_BEGINNING, FetchPage, read_window
-from extractor.landing import Watermark, landed_sequences_since, read_watermark, write_batch
+from extractor.landing import Lander, Watermark, landed_sequences_since, read_watermark
 from extractor.settings import ExtractSettings, public_url
 from extractor.timestamps import datetime_to_ticks
 
@@ -71,15 +70,8 @@ def extract(
 
     seen = landed_sequences_since(lake_dir, start)
     source = public_url(settings.service_url)
-    batch: list[dict[str, Any]] = []
-
-    def land() -> None:
-        path = write_batch(lake_dir, batch)
-        if path is not None:
-            summary.files.append(path)
-            summary.by_action.update(str(row["action"]) for row in batch)
-            log.info("landed %d entries in %s", len(batch), path.name)
-        batch.clear()
+    lander = Lander(lake_dir, settings.batch_size)
+    summary.files, summary.by_action = lander.files, lander.by_action
 
     page_size = settings.page_size
     for page in read_window(fetch, datetime_to_ticks(start), datetime_to_ticks(end), page_size):
@@ -90,14 +82,13 @@ def extract(
                 summary.already_landed += 1
                 continue
             seen.add(entry.sequence)
-            batch.append({**entry.row, "extracted_at": extracted_at, "source": source})
+            lander.add({**entry.row, "extracted_at": extracted_at, "source": source})
             new += 1
         summary.pages += 1
         summary.entries_read += len(page)
         if on_page is not None:
             on_page(len(page), new)
-        if len(batch) >= settings.batch_size:
-            land()
-    land()
+        lander.land_if_full()
+    lander.land()
     summary.watermark_after = read_watermark(lake_dir)
     return summary

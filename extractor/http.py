@@ -7,6 +7,7 @@ from collections.abc import Mapping
 import requests
 from requests.adapters import HTTPAdapter
 from requests.auth import AuthBase
+from tenacity import retry, retry_if_exception_type, stop_after_attempt, wait_exponential_jitter
 from urllib3.util.retry import Retry
 
 from extractor.settings import public_url
@@ -51,25 +52,43 @@ def make_session(auth: AuthBase | None, max_retries: int) -> requests.Session:
     return session
 
 
+# A 200 answer with a truncated or HTML body passes the transport's retries: read it again.
+retry_malformed = retry(
+    retry=retry_if_exception_type(MalformedResponse),
+    stop=stop_after_attempt(4),
+    wait=wait_exponential_jitter(multiplier=0.5, max=10),
+    reraise=True,
+)
+
+
+def send_get(
+    session: requests.Session,
+    url: str,
+    params: Mapping[str, str] | None,
+    timeout: float,
+    headers: Mapping[str, str] | None = None,
+) -> requests.Response:
+    """GET with the session's retries; the answer whatever its status, or a SourceError."""
+    try:
+        return session.get(url, params=params, headers=headers, timeout=timeout)
+    except requests.exceptions.RetryError as error:
+        cause = error.__cause__ or error
+        raise SourceError(f"{public_url(url)} kept failing after every retry: {cause}") from None
+    except (requests.exceptions.ConnectionError, requests.exceptions.Timeout) as error:
+        raise SourceUnreachable(
+            f"no answer from {public_url(url)} after every retry ({type(error).__name__}); "
+            "check the URL, the network, and that the service is up"
+        ) from None
+
+
 def get(
     session: requests.Session, url: str, params: Mapping[str, str], timeout: float
 ) -> requests.Response:
-    """GET with the session's retries; a final failure becomes a SourceError naming the cause."""
-    where = public_url(url)
-    try:
-        response = session.get(url, params=params, timeout=timeout)
-    except requests.exceptions.RetryError as error:
-        raise SourceError(
-            f"{where} kept failing after every retry: {error.__cause__ or error}"
-        ) from None
-    except (requests.exceptions.ConnectionError, requests.exceptions.Timeout) as error:
-        raise SourceUnreachable(
-            f"no answer from {where} after every retry ({type(error).__name__}); "
-            "check the URL, the network, and that the service is up"
-        ) from None
+    """send_get for the change feed: any answer but a success is a SourceError naming the cause."""
+    response = send_get(session, url, params, timeout)
     if response.ok:
         return response
-    raise _status_error(response, where)
+    raise _status_error(response, public_url(url))
 
 
 def _status_error(response: requests.Response, where: str) -> SourceError:

@@ -6,8 +6,10 @@ so a crash can never leave a bookmark ahead of the data.
 
 from __future__ import annotations
 
+import logging
 import os
 import uuid
+from collections import Counter
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
@@ -17,6 +19,8 @@ import duckdb
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
+
+log = logging.getLogger(__name__)
 
 LANDING_SCHEMA = pa.schema(
     [
@@ -77,6 +81,32 @@ def write_batch(lake_dir: Path, rows: Iterable[Mapping[str, object]]) -> Path | 
         temporary.unlink(missing_ok=True)
     _fsync_directory(directory)
     return final
+
+
+class Lander:
+    """Collects rows and lands them a file at a time; remembers the files and their actions."""
+
+    def __init__(self, lake_dir: Path, batch_size: int) -> None:
+        self.lake_dir = lake_dir
+        self.batch_size = batch_size
+        self.rows: list[Mapping[str, object]] = []
+        self.files: list[Path] = []
+        self.by_action: Counter[str] = Counter()
+
+    def add(self, row: Mapping[str, object]) -> None:
+        self.rows.append(row)
+
+    def land_if_full(self) -> None:
+        if len(self.rows) >= self.batch_size:
+            self.land()
+
+    def land(self) -> None:
+        path = write_batch(self.lake_dir, self.rows)
+        if path is not None:
+            self.files.append(path)
+            self.by_action.update(str(row["action"]) for row in self.rows)
+            log.info("landed %d entries in %s", len(self.rows), path.name)
+        self.rows = []
 
 
 def _fsync_directory(directory: Path) -> None:

@@ -30,12 +30,11 @@ from typing import Any
 
 import requests
 from requests.auth import HTTPBasicAuth
-from tenacity import retry, retry_if_exception_type, stop_after_attempt, wait_exponential_jitter
 
 from extractor.changefeed import FEED_BEGINNING
 from extractor.extract import ExtractSummary, OnPage
-from extractor.http import AuthFailure, MalformedResponse, SourceError, SourceUnreachable
-from extractor.landing import read_watermark, write_batch
+from extractor.http import AuthFailure, MalformedResponse, SourceError, retry_malformed, send_get
+from extractor.landing import Lander, read_watermark
 from extractor.settings import public_url
 
 log = logging.getLogger(__name__)
@@ -132,20 +131,9 @@ class OrthancClient:
         self, path: str, params: Mapping[str, str] | None = None, *, accept: str | None = None
     ) -> requests.Response | None:
         """GET; None on 404 (the caller decides what a missing resource means)."""
-        url = self.base + path
         headers = {"Accept": accept} if accept else None
         self.requests += 1
-        try:
-            response = self.session.get(url, params=params, headers=headers, timeout=self.timeout)
-        except requests.exceptions.RetryError as error:
-            raise SourceError(
-                f"{self.where}{path} kept failing after every retry: {error.__cause__ or error}"
-            ) from None
-        except (requests.exceptions.ConnectionError, requests.exceptions.Timeout) as error:
-            raise SourceUnreachable(
-                f"no answer from Orthanc at {self.where} after every retry "
-                f"({type(error).__name__}); check the URL, the network, and that Orthanc is up"
-            ) from None
+        response = send_get(self.session, self.base + path, params, self.timeout, headers)
         if response.ok:
             return response
         if response.status_code == 404:
@@ -169,12 +157,7 @@ class OrthancClient:
             )
         return SourceError(f"Orthanc at {self.where} answered {status} for {path}: {detail}")
 
-    @retry(
-        retry=retry_if_exception_type(MalformedResponse),
-        stop=stop_after_attempt(4),
-        wait=wait_exponential_jitter(multiplier=0.5, max=10),
-        reraise=True,
-    )
+    @retry_malformed
     def get_json(
         self, path: str, params: Mapping[str, str] | None = None, *, required: bool = True
     ) -> Any:
@@ -239,12 +222,7 @@ class OrthancClient:
             self._studies[study_id] = study["MainDicomTags"]["StudyInstanceUID"]
         return InstanceUids(self._studies[study_id], series_uid, sop)
 
-    @retry(
-        retry=retry_if_exception_type(MalformedResponse),
-        stop=stop_after_attempt(4),
-        wait=wait_exponential_jitter(multiplier=0.5, max=10),
-        reraise=True,
-    )
+    @retry_malformed
     def metadata(self, uids: InstanceUids) -> str | None:
         """The instance's DICOM JSON object, as the exact text the plugin sent; None if gone."""
         path = (
@@ -355,15 +333,8 @@ def extract_orthanc(
     source = public_url(settings.url)
     client.check_dicomweb()
 
-    batch: list[dict[str, Any]] = []
-
-    def land() -> None:
-        path = write_batch(lake_dir, batch)
-        if path is not None:
-            summary.files.append(path)
-            summary.by_action.update(str(row["action"]) for row in batch)
-            log.info("landed %d entries in %s", len(batch), path.name)
-        batch.clear()
+    lander = Lander(lake_dir, settings.batch_size)
+    summary.files, summary.by_action = lander.files, lander.by_action
 
     read_to = since
     while True:
@@ -388,20 +359,19 @@ def extract_orthanc(
             if row is None:
                 summary.gone += 1
                 continue
-            batch.append(row)
+            lander.add(row)
             new += 1
         summary.pages += 1
         summary.entries_read += len(changes)
         if on_page is not None:
             on_page(len(changes), new)
-        if len(batch) >= settings.batch_size:
-            land()
+        lander.land_if_full()
         if done:
             read_to = max(read_to, last)
             break
         if not changes:
             raise MalformedResponse(f"Orthanc at {client.where}: an empty /changes page not Done")
-    land()
+    lander.land()
     summary.read_to = read_to
 
     due = reconciliation_due(lake_dir, settings.reconcile_every) if reconcile is None else reconcile
