@@ -30,10 +30,11 @@ test: $(INSTALLED) node_modules/.package-lock.json
 bench: $(INSTALLED)
 	$(BIN)/python -m bench run --size $(BENCH_SIZE) $(BENCH_ARGS)
 
-## lint: ruff (Python) and sqlfluff (SQL)
+## lint: ruff and mypy (Python), sqlfluff (SQL)
 lint: $(INSTALLED)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/mypy extractor
 	mkdir -p target/sqlfluff && cp profiles.example.yml target/sqlfluff/profiles.yml
 	$(BIN)/sqlfluff lint models macros
 

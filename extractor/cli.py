@@ -237,8 +237,9 @@ def extract_command(
     )
 
 
-def describe(summary: ExtractSummary, source_url: str) -> str:
+def describe(summary: ExtractSummary | None, source_url: str) -> str:
     """The closing summary of an extract."""
+    assert summary is not None, "describe() follows a finished extract"
     before, after = summary.watermark_before, summary.watermark_after
     lines = [f"source          {public_url(source_url)}"]
     if isinstance(summary, OrthancExtractSummary):

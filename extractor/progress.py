@@ -5,6 +5,7 @@ from __future__ import annotations
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from typing import Any
 
 from rich.console import Console
 from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
@@ -25,7 +26,7 @@ def extract_progress(enabled: bool = True) -> Iterator[OnPage]:
         TimeElapsedColumn(),
     )
     started = time.monotonic()
-    totals = {"entries": 0, "new": 0, "pages": 0}
+    totals: dict[str, Any] = {"entries": 0, "new": 0, "pages": 0}
     # Only on a terminal: in a log file the live line would be noise.
     enabled = enabled and console.is_terminal
     with Progress(*columns, console=console, transient=True, disable=not enabled) as progress:

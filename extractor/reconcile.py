@@ -29,7 +29,7 @@ from typing import Any, Protocol
 import duckdb
 import pyarrow as pa
 
-from extractor.landing import changefeed_dir, write_batch
+from extractor.landing import changefeed_dir, read_watermark, write_batch
 
 log = logging.getLogger(__name__)
 
@@ -100,14 +100,8 @@ def landed_present(lake_dir: Path) -> pa.Table:
 
 
 def landed_max_sequence(lake_dir: Path) -> int:
-    directory = changefeed_dir(lake_dir)
-    if not any(directory.glob("*.parquet")):
-        return 0
-    with duckdb.connect() as connection:
-        (high,) = connection.execute(
-            "select coalesce(max(sequence), 0) from read_parquet(?)", [str(directory / "*.parquet")]
-        ).fetchone()
-    return int(high)
+    watermark = read_watermark(lake_dir)
+    return 0 if watermark is None else watermark.sequence
 
 
 def reconcile(

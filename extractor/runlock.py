@@ -44,7 +44,7 @@ def run_lock(lake_dir: Path, run_id: str, command: str) -> Iterator[None]:
                 "taking over the lock of a run that ended without releasing it: %s",
                 _describe(left_behind),
             )
-        holder = {
+        ours = {
             "run_id": run_id,
             "command": command,
             "pid": os.getpid(),
@@ -52,7 +52,7 @@ def run_lock(lake_dir: Path, run_id: str, command: str) -> Iterator[None]:
             "started": datetime.now(UTC).isoformat(timespec="seconds"),
         }
         os.ftruncate(descriptor, 0)
-        os.pwrite(descriptor, json.dumps(holder).encode(), 0)
+        os.pwrite(descriptor, json.dumps(ours).encode(), 0)
         try:
             yield
         finally:
