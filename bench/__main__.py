@@ -12,7 +12,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from bench.generator import parse_size
+from bench.generator import Plan, parse_size, plan_feed
 
 DEFAULT_SIZE = "20k"
 
@@ -25,6 +25,16 @@ def _shares(parser: argparse.ArgumentParser, updates: str = "0.05", deletes: str
         help=f"share of instances bulk-updated (default {updates})",
     )
     parser.add_argument("--delete-share", type=float, help=f"share deleted (default {deletes})")
+
+
+def _plan_feed(options: argparse.Namespace) -> Plan:
+    """A generated feed of ``--size`` instances with the options' seed and shares."""
+    return plan_feed(
+        parse_size(options.size),
+        seed=options.seed,
+        update_share=options.update_share,
+        delete_share=options.delete_share,
+    )
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -98,7 +108,7 @@ def main(argv: list[str] | None = None) -> int:
             )
         )
     elif options.command == "generate":
-        from bench.generator import plan_changes, plan_feed, write_plan
+        from bench.generator import plan_changes, write_plan
 
         if options.changes:
             plan = plan_changes(
@@ -109,27 +119,17 @@ def main(argv: list[str] | None = None) -> int:
                 delete_share=options.delete_share,
             )
         else:
-            plan = plan_feed(
-                parse_size(options.size),
-                seed=options.seed,
-                update_share=options.update_share,
-                delete_share=options.delete_share,
-            )
+            plan = _plan_feed(options)
         summary = write_plan(
             plan, options.lake, rows_per_file=options.rows_per_file, workers=options.workers
         )
         print(f"landed {summary.rows:,} rows in {summary.files} files: {plan.counts}")
     else:
-        from bench.generator import feed_store, plan_feed
+        from bench.generator import feed_store
         from extractor.server import LocalDicomService
 
         service = LocalDicomService(port=options.port)
-        plan = plan_feed(
-            parse_size(options.size),
-            seed=options.seed,
-            update_share=options.update_share,
-            delete_share=options.delete_share,
-        )
+        plan = _plan_feed(options)
         entries = feed_store(plan, service.store)
         service.start()
         print(f"{service.url}: {entries:,} change-feed entries {plan.counts}; Ctrl-C stops")

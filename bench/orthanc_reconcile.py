@@ -34,7 +34,7 @@ from extractor.orthanc import (
     extract_orthanc,
     landed_sequence,
 )
-from extractor.reconcile import landed_present, reconcile
+from extractor.reconcile import Reconciliation, landed_present, reconcile
 
 
 def orthanc_id(number: int) -> str:
@@ -108,31 +108,22 @@ def measure_computation(instances: int, deleted: int, page_size: int) -> dict[st
         present = landed_present(lake).num_rows
         query_s = time.monotonic() - started
 
-        server = SimulatedOrthanc(instances, 0, same_count=True)
-        started = time.monotonic()
-        quiet = reconcile(
-            lake,
-            server,
-            read_to=4 * instances + 10,
-            source="bench",
-            list_page_size=page_size,
-            check_counts=True,
-            now=datetime.now(UTC),
-        )
-        check_s = time.monotonic() - started
+        def timed_reconcile(server: SimulatedOrthanc) -> tuple[Reconciliation, float]:
+            started = time.monotonic()
+            report = reconcile(
+                lake,
+                server,
+                read_to=4 * instances + 10,
+                source="bench",
+                list_page_size=page_size,
+                check_counts=True,
+                now=datetime.now(UTC),
+            )
+            return report, time.monotonic() - started
 
+        quiet, check_s = timed_reconcile(SimulatedOrthanc(instances, 0, same_count=True))
         server = SimulatedOrthanc(instances, deleted)
-        started = time.monotonic()
-        full = reconcile(
-            lake,
-            server,
-            read_to=4 * instances + 10,
-            source="bench",
-            list_page_size=page_size,
-            check_counts=True,
-            now=datetime.now(UTC),
-        )
-        full_s = time.monotonic() - started
+        full, full_s = timed_reconcile(server)
         assert full.deleted == deleted, full
     return {
         "landed_instances": present,

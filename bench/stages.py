@@ -278,6 +278,7 @@ def extract_client(url: str, lake: str, page_size: int) -> dict[str, Any]:
     """`extract()` with `http_page_fetcher`, as `dicom-lake extract` runs it, timed by part."""
     import extractor.changefeed as changefeed
     import extractor.extract as extract_module
+    import extractor.landing as landing
     from extractor.http import make_session
     from extractor.settings import ExtractSettings
 
@@ -294,7 +295,7 @@ def extract_client(url: str, lake: str, page_size: int) -> dict[str, Any]:
         return wrapper
 
     changefeed.parse_page = timed("parse", changefeed.parse_page)  # type: ignore[assignment]
-    extract_module.write_batch = timed("land", extract_module.write_batch)  # type: ignore[assignment]
+    landing.write_batch = timed("land", landing.write_batch)  # type: ignore[assignment]
     settings = ExtractSettings(
         service_url=url,
         lake_dir=Path(lake),

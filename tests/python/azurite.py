@@ -17,6 +17,8 @@ from dataclasses import dataclass
 from email.utils import formatdate
 from pathlib import Path
 
+from dicom_factory import free_port
+
 REPO = Path(__file__).resolve().parents[2]
 BIN = REPO / "node_modules" / ".bin" / "azurite-blob"
 # Azurite's documented development account: public, not a secret.
@@ -82,16 +84,10 @@ def ensure_installed() -> Path:
     return BIN
 
 
-def _free_port(host: str) -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
-        probe.bind((host, 0))
-        return int(probe.getsockname()[1])
-
-
 def start(workdir: Path, host: str = "127.0.0.1", timeout: float = 60.0) -> Azurite:
     launcher = ensure_installed()
     workdir.mkdir(parents=True, exist_ok=True)
-    port = _free_port(host)
+    port = free_port(host)
     log = workdir / "azurite.log"
     with open(log, "wb") as sink:
         process = subprocess.Popen(

@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 import requests
+from dicom_factory import free_port
 
 APT_PACKAGES = ("orthanc", "orthanc-dicomweb")
 APT_COMMAND = "apt-get install -y --no-install-recommends orthanc orthanc-dicomweb"
@@ -86,14 +87,6 @@ def find_orthanc() -> tuple[OrthancInstall | None, str]:
             f"`{APT_COMMAND}` failed (exit {result.returncode}): {result.stderr.strip()[-500:]}"
         )
     return found, ""
-
-
-def free_port() -> int:
-    import socket
-
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 class OrthancServer:

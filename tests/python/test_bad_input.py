@@ -14,16 +14,14 @@ import json
 import time as clock
 from collections.abc import Iterator
 from datetime import UTC, date, datetime, timedelta
-from io import BytesIO
 from pathlib import Path
 
 import duckdb
 import pytest
-from dicom_factory import make_instance, stow
+from dicom_factory import CT_IMAGE_STORAGE, make_instance, part10, stow
 from pydicom.dataelem import DataElement
-from pydicom.dataset import Dataset, FileMetaDataset
+from pydicom.dataset import Dataset
 from pydicom.sequence import Sequence
-from pydicom.uid import ExplicitVRLittleEndian
 
 from extractor.build import BuildResult, build
 from extractor.changefeed import http_page_fetcher
@@ -37,7 +35,7 @@ T0 = datetime(2024, 5, 1, 9, 0, tzinfo=UTC)
 EXTRACTED = datetime(2024, 5, 2, tzinfo=UTC)
 LATER = datetime(2024, 5, 3, tzinfo=UTC)
 STUDY, SERIES = "1.2.3.1", "1.2.3.1.1"
-CT = "1.2.840.10008.5.1.4.1.1.2"
+CT = CT_IMAGE_STORAGE
 
 
 def read(lake_dir: Path, sql: str, params: list[object] | None = None) -> list[tuple]:
@@ -430,17 +428,6 @@ def test_unknown_actions_and_nameless_entries_are_ignored_and_listed(lake: Path)
 
 STUDY_S, SERIES_S = "1.2.826.0.1.3680043.8.498.700", "1.2.826.0.1.3680043.8.498.700.1"
 SEQUENCE_ITEMS = 10_000
-
-
-def part10(dataset: Dataset) -> bytes:
-    """A Part 10 file of a dataset built attribute by attribute (any VR, any value)."""
-    dataset.file_meta = FileMetaDataset()
-    dataset.file_meta.MediaStorageSOPClassUID = dataset.SOPClassUID
-    dataset.file_meta.MediaStorageSOPInstanceUID = dataset.SOPInstanceUID
-    dataset.file_meta.TransferSyntaxUID = ExplicitVRLittleEndian
-    buffer = BytesIO()
-    dataset.save_as(buffer, enforce_file_format=True)
-    return buffer.getvalue()
 
 
 def base_dataset(sop: str, **attributes: object) -> Dataset:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import sys
 from pathlib import Path
+from typing import Any
 
 import duckdb
 import pyarrow.parquet as pq
@@ -68,43 +69,41 @@ def test_generated_landing_files(tmp_path: Path) -> None:
             assert shortest >= MIN_BYTES and longest <= MAX_BYTES
             assert fewest >= 80 and most <= 140
 
+        def landed_row(sql: str) -> tuple[Any, ...] | None:
+            """The one row of ``sql``, whose ``read_parquet(?)`` reads the landed files."""
+            return connection.execute(sql, [_landed(lake)]).fetchone()
+
         # Sequences 1..n without gaps; timestamps rise with them; keys match the metadata.
-        assert connection.execute(
-            "select min(sequence), max(sequence), count(distinct sequence) from read_parquet(?)",
-            [_landed(lake)],
-        ).fetchone() == (1, summary.rows, summary.rows)
-        assert connection.execute(
+        assert landed_row(
+            "select min(sequence), max(sequence), count(distinct sequence) from read_parquet(?)"
+        ) == (1, summary.rows, summary.rows)
+        assert landed_row(
             "select count(*) from (select timestamp, lag(timestamp) over (order by sequence)"
-            " as previous from read_parquet(?)) where previous >= timestamp",
-            [_landed(lake)],
-        ).fetchone() == (0,)
-        assert connection.execute(
+            " as previous from read_parquet(?)) where previous >= timestamp"
+        ) == (0,)
+        assert landed_row(
             "select count(*) from read_parquet(?) where metadata is not null and ("
             " metadata->>'$.\"00080018\".Value[0]' != sop_instance_uid"
-            " or metadata->>'$.\"0020000D\".Value[0]' != study_instance_uid)",
-            [_landed(lake)],
-        ).fetchone() == (0,)
+            " or metadata->>'$.\"0020000D\".Value[0]' != study_instance_uid)"
+        ) == (0,)
         # Every instance deleted or updated was created before; updates cover whole studies.
-        assert connection.execute(
+        assert landed_row(
             "with f as (select * from read_parquet(?)),"
             " created as (select sop_instance_uid, min(sequence) as s from f"
             "  where action = 'Create' group by 1)"
             " select count(*) from f join created using (sop_instance_uid)"
-            " where f.action != 'Create' and f.sequence < created.s",
-            [_landed(lake)],
-        ).fetchone() == (0,)
-        assert connection.execute(
+            " where f.action != 'Create' and f.sequence < created.s"
+        ) == (0,)
+        assert landed_row(
             "with f as (select * from read_parquet(?)),"
             " updated as (select distinct study_instance_uid from f where action = 'Update')"
             " select count(*) filter (where action = 'Create'),"
             "  count(*) filter (where action = 'Update') from f"
-            " where study_instance_uid in (select * from updated)",
-            [_landed(lake)],
-        ).fetchone() == (300, 300)
-        modalities = connection.execute(
-            "select count(distinct metadata->>'$.\"00080060\".Value[0]') from read_parquet(?)",
-            [_landed(lake)],
-        ).fetchone()
+            " where study_instance_uid in (select * from updated)"
+        ) == (300, 300)
+        modalities = landed_row(
+            "select count(distinct metadata->>'$.\"00080060\".Value[0]') from read_parquet(?)"
+        )
         assert modalities is not None and modalities[0] >= 3
 
 

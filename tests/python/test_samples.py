@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -12,6 +11,7 @@ from pathlib import Path
 import pydicom
 import pytest
 import requests
+from dicom_factory import free_port
 
 from extractor.samples import UPDATED_PATIENT_NAME, load_samples, sample_files
 from extractor.server import LocalDicomService, ServiceOptions
@@ -71,9 +71,7 @@ def test_load_samples_sends_the_token() -> None:
 
 
 def test_serve_forever_loads_the_samples_and_stops_on_ctrl_c() -> None:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
+    port = free_port()
     code = (
         "from extractor.server import ServiceOptions, serve_forever\n"
         f"serve_forever('127.0.0.1', {port}, ServiceOptions(), load_samples=True)\n"

@@ -6,83 +6,39 @@ import json
 import logging
 import re
 import time
-import uuid
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
+from functools import partial
 from io import BytesIO
 from typing import Any
 
+import dicom_factory
 import pytest
 import requests
-from pydicom.dataset import Dataset, FileMetaDataset
-from pydicom.sequence import Sequence
-from pydicom.uid import ExplicitVRLittleEndian, generate_uid
+from dicom_factory import bulk_update, delete, stow
+from pydicom.dataset import Dataset
+from pydicom.uid import generate_uid
 
 from extractor.server import LocalDicomService, ServiceOptions
 from extractor.server.dicom_json import strip_bulk_json
 
 T0 = datetime(2026, 1, 2, 3, 4, 5, 123456, tzinfo=UTC)
 WIRE_TIME = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{7}\+00:00$")
+SECONDARY_CAPTURE = "1.2.840.10008.5.1.4.1.1.7"
 
 
 # -- helpers ------------------------------------------------------------------------------------
 
 
-def make_instance(
-    study: str | None = None,
-    series: str | None = None,
-    sop: str | None = None,
-    **attributes: Any,
-) -> bytes:
-    """A Part 10 file carrying bulk data at the top level and inside a sequence."""
-    ds = Dataset()
-    ds.SOPClassUID = "1.2.840.10008.5.1.4.1.1.7"
-    ds.StudyInstanceUID = study or generate_uid()
-    ds.SeriesInstanceUID = series or generate_uid()
-    ds.SOPInstanceUID = sop or generate_uid()
-    ds.Modality = "OT"
-    ds.PatientName = "Test^Patient"
-    ds.PatientID = "P-1"
-    ds.StudyDescription = "original"
-    item = Dataset()
-    item.CodeValue = "123"
-    item.add_new(0x00420011, "OB", b"\x01\x02")  # EncapsulatedDocument, bulk data in an item
-    ds.ReferencedImageSequence = Sequence([item])
-    ds.add_new(0x00660040, "OL", b"\x00\x00\x00\x01")  # LongPrimitivePointIndexList
-    ds.Rows, ds.Columns, ds.BitsAllocated = 2, 2, 8
-    ds.PixelData = b"\x00\x01\x02\x03"
-    for keyword, value in attributes.items():
-        setattr(ds, keyword, value)
-    ds.file_meta = FileMetaDataset()
-    ds.file_meta.MediaStorageSOPClassUID = ds.SOPClassUID
-    ds.file_meta.MediaStorageSOPInstanceUID = ds.SOPInstanceUID
-    ds.file_meta.TransferSyntaxUID = ExplicitVRLittleEndian
-    buffer = BytesIO()
-    ds.save_as(buffer, enforce_file_format=True)
-    return buffer.getvalue()
-
-
-def stow(
-    url: str,
-    files: list[bytes],
-    partition: str | None = None,
-    study: str | None = None,
-    headers: dict[str, str] | None = None,
-) -> requests.Response:
-    boundary = uuid.uuid4().hex
-    body = b"".join(
-        f"--{boundary}\r\nContent-Type: application/dicom\r\n\r\n".encode() + f + b"\r\n"
-        for f in files
-    )
-    body += f"--{boundary}--\r\n".encode()
-    path = f"{url}/v2" + (f"/partitions/{partition}" if partition else "") + "/studies"
-    if study:
-        path += f"/{study}"
-    content_type = f'multipart/related; type="application/dicom"; boundary={boundary}'
-    return requests.post(
-        path, data=body, headers={"Content-Type": content_type, **(headers or {})}, timeout=10
-    )
+# The server's own files carry bulk data, for the stripping test, and a description to update.
+make_instance = partial(
+    dicom_factory.make_instance,
+    bulk_data=True,
+    SOPClassUID=SECONDARY_CAPTURE,
+    Modality="OT",
+    StudyDescription="original",
+)
 
 
 def feed(url: str, **params: Any) -> list[dict[str, Any]]:
@@ -93,7 +49,7 @@ def feed(url: str, **params: Any) -> list[dict[str, Any]]:
 
 def upload(url: str, n: int = 1, **kwargs: Any) -> list[bytes]:
     files = [make_instance(**kwargs) for _ in range(n)]
-    assert stow(url, files).status_code == 200
+    assert stow(url, files, check=False).status_code == 200
     return files
 
 
@@ -215,7 +171,7 @@ def test_rows_are_ordered_by_timestamp_then_sequence(dicom_service) -> None:
 def test_entries_have_the_wire_shape_and_omit_nulls(dicom_service) -> None:
     study = generate_uid()
     files = upload(dicom_service.url, 2, study=study)
-    requests.delete(f"{dicom_service.url}/v2/studies/{study}", timeout=10)
+    delete(dicom_service.url, study, check=False)
     entries = feed(dicom_service.url)
     assert [e["action"] for e in entries] == ["Create", "Create", "Delete", "Delete"]
     assert all(e["state"] == "Deleted" and "metadata" not in e for e in entries)
@@ -265,8 +221,7 @@ def test_key_and_enum_casing_and_file_path(service_with) -> None:
 def test_create_delete_create_gives_replaced_replaced_current(dicom_service) -> None:
     uids = {"study": generate_uid(), "series": generate_uid(), "sop": generate_uid()}
     upload(dicom_service.url, **uids, PatientID="FIRST")
-    path = "{url}/v2/studies/{study}/series/{series}/instances/{sop}"
-    assert requests.delete(path.format(url=dicom_service.url, **uids), timeout=10).ok
+    assert delete(dicom_service.url, **uids, check=False).ok
     upload(dicom_service.url, **uids, PatientID="SECOND")
     entries = feed(dicom_service.url)
     assert [(e["action"], e["state"]) for e in entries] == [
@@ -286,11 +241,7 @@ def test_bulk_update_changes_metadata_on_old_rows(dicom_service) -> None:
         "00081030": {"vr": "LO", "Value": ["updated"]},
         "00100010": {"vr": "PN", "Value": [{"Alphabetic": "New^Name"}]},
     }
-    response = requests.post(
-        f"{dicom_service.url}/v2/studies/$bulkUpdate",
-        json={"studyInstanceUids": [study], "changeDataset": change},
-        timeout=10,
-    )
+    response = bulk_update(dicom_service.url, [study], change, check=False)
     assert response.status_code == 202
     operation = requests.get(response.json()["href"], timeout=10)
     assert operation.status_code == 200
@@ -370,17 +321,12 @@ def test_deletes_at_each_level_and_404(dicom_service) -> None:
     upload(url, 2, study=study, series=series_a)
     upload(url, 3, study=study, series=series_b)
     sop = feed(url)[0]["sopInstanceUid"]
-    base = f"{url}/v2/studies/{study}"
-    assert (
-        requests.delete(f"{base}/series/{series_a}/instances/{sop}", timeout=10).status_code == 204
-    )
-    assert (
-        requests.delete(f"{base}/series/{series_a}/instances/{sop}", timeout=10).status_code == 404
-    )
-    assert requests.delete(f"{base}/series/{series_a}", timeout=10).status_code == 204
-    assert requests.delete(base, timeout=10).status_code == 204
-    assert requests.delete(base, timeout=10).status_code == 404
-    assert requests.delete(f"{url}/v2/studies/{generate_uid()}", timeout=10).status_code == 404
+    assert delete(url, study, series_a, sop, check=False).status_code == 204
+    assert delete(url, study, series_a, sop, check=False).status_code == 404
+    assert delete(url, study, series_a, check=False).status_code == 204
+    assert delete(url, study, check=False).status_code == 204
+    assert delete(url, study, check=False).status_code == 404
+    assert delete(url, generate_uid(), check=False).status_code == 404
     deletes = [e for e in feed(url) if e["action"] == "Delete"]
     assert len(deletes) == 5
     assert [e["seriesInstanceUid"] for e in deletes[:2]] == [series_a, series_a]
@@ -389,13 +335,13 @@ def test_deletes_at_each_level_and_404(dicom_service) -> None:
 def test_stow_statuses_and_failure_reasons(dicom_service) -> None:
     url = dicom_service.url
     existing = make_instance()
-    assert stow(url, [existing]).status_code == 200
-    response = stow(url, [existing])
+    assert stow(url, [existing], check=False).status_code == 200
+    response = stow(url, [existing], check=False)
     assert response.status_code == 409
     (failed,) = response.json()["00081198"]["Value"]
     assert failed["00081197"]["Value"] == [45070]
 
-    partial = stow(url, [existing, make_instance()])
+    partial = stow(url, [existing, make_instance()], check=False)
     assert partial.status_code == 202
     assert len(partial.json()["00081199"]["Value"]) == 1
 
@@ -403,14 +349,14 @@ def test_stow_statuses_and_failure_reasons(dicom_service) -> None:
     no_sop.StudyInstanceUID, no_sop.SeriesInstanceUID = generate_uid(), generate_uid()
     buffer = BytesIO()
     no_sop.save_as(buffer, implicit_vr=True, little_endian=True)
-    missing = stow(url, [buffer.getvalue()])
+    missing = stow(url, [buffer.getvalue()], check=False)
     assert missing.status_code == 409
     assert missing.json()["00081198"]["Value"][0]["00081197"]["Value"] == [43265]
 
-    mismatch = stow(url, [make_instance()], study=generate_uid())
+    mismatch = stow(url, [make_instance()], study=generate_uid(), check=False)
     assert mismatch.json()["00081198"]["Value"][0]["00081197"]["Value"] == [43265]
 
-    junk = stow(url, [b"this is not a DICOM file at all"])
+    junk = stow(url, [b"this is not a DICOM file at all"], check=False)
     assert junk.status_code == 409
     assert junk.json()["00081198"]["Value"][0]["00081197"]["Value"] == [272]
     assert len(feed(url)) == 2
@@ -448,10 +394,10 @@ def test_partitions_keep_the_same_uids_apart(dicom_service) -> None:
     url = dicom_service.url
     uids = {"study": generate_uid(), "series": generate_uid(), "sop": generate_uid()}
     instance = make_instance(**uids)
-    assert stow(url, [instance]).status_code == 200
-    assert stow(url, [instance], partition="p1").status_code == 200
-    assert stow(url, [instance], partition="bad name!").status_code in (400, 404)
-    gone = requests.delete(f"{url}/v2/partitions/p1/studies/{uids['study']}", timeout=10)
+    assert stow(url, [instance], check=False).status_code == 200
+    assert stow(url, [instance], partition="p1", check=False).status_code == 200
+    assert stow(url, [instance], partition="bad name!", check=False).status_code in (400, 404)
+    gone = delete(url, uids["study"], partition="p1", check=False)
     assert gone.status_code == 204
     entries = feed(url)
     assert [(e["partitionName"], e["action"], e["state"]) for e in entries] == [
@@ -459,10 +405,8 @@ def test_partitions_keep_the_same_uids_apart(dicom_service) -> None:
         ("p1", "Create", "Deleted"),
         ("p1", "Delete", "Deleted"),
     ]
-    update = requests.post(
-        f"{url}/v2/partitions/p1/studies/$bulkUpdate",
-        json={"studyInstanceUids": [uids["study"]], "changeDataset": {"00200010": {"vr": "SH"}}},
-        timeout=10,
+    update = bulk_update(
+        url, [uids["study"]], {"00200010": {"vr": "SH"}}, partition="p1", check=False
     )
     assert update.status_code == 202 and len(feed(url)) == 3  # nothing left in p1 to update
 
@@ -478,7 +422,7 @@ def test_require_token(service_with, caplog) -> None:
     assert missing.status_code == 401 and missing.headers["Content-Type"].startswith("text/plain")
     wrong = requests.get(url, headers={"Authorization": "Bearer nope"}, timeout=10)
     assert wrong.status_code == 401
-    assert stow(service_with.url, [make_instance()]).status_code == 401
+    assert stow(service_with.url, [make_instance()], check=False).status_code == 401
     good = requests.get(url, headers={"Authorization": "Bearer s3cret"}, timeout=10)
     assert good.status_code == 200
     assert requests.get(f"{service_with.url}/_admin/health", timeout=10).text == "ok"
@@ -593,7 +537,7 @@ def test_bulk_data_json_is_stripped_at_any_depth() -> None:
 
 def test_concurrent_uploads_get_unique_gapless_sequences(dicom_service) -> None:
     def work(_: int) -> int:
-        return stow(dicom_service.url, [make_instance() for _ in range(5)]).status_code
+        return stow(dicom_service.url, [make_instance() for _ in range(5)], check=False).status_code
 
     with ThreadPoolExecutor(max_workers=8) as pool:
         assert set(pool.map(work, range(8))) == {200}
