@@ -41,6 +41,8 @@ META_SEQUENCE = "dicom_lake.watermark_sequence"
 META_TIMESTAMP = "dicom_lake.watermark_timestamp"
 META_TABLE = "dicom_lake.table"
 _DELETE_FLAG = "__dicom_lake_delete"
+# rows per record batch when a table is created (about 100 MB of metadata documents at 10 KB)
+_CREATE_BATCH_ROWS = 10_000
 _AZURE_SCHEMES = ("az://", "abfs://", "abfss://", "adl://", "azure://")
 _STORAGE_SCOPE = "https://storage.azure.com/.default"
 
@@ -232,7 +234,12 @@ def _publish_table(
     commit = _commit_properties(table, watermark)
 
     if not DeltaTable.is_deltatable(uri, storage_options=options):
-        data = connection.sql(f"select {select_list} from main.{table}").to_arrow_table()
+        # Stream record batches: the whole mart (metadata documents included) never sits in
+        # memory at once.
+        rows = connection.sql(f"select count(*) from main.{table}").fetchall()[0][0]
+        data = connection.sql(f"select {select_list} from main.{table}").to_arrow_reader(
+            _CREATE_BATCH_ROWS
+        )
         write_deltalake(
             uri,
             data,
@@ -242,7 +249,7 @@ def _publish_table(
             commit_properties=commit,
         )
         version = DeltaTable(uri, storage_options=options).version()
-        return TablePublication(table, uri, version, None, upserted=data.num_rows, created=True)
+        return TablePublication(table, uri, version, None, upserted=rows, created=True)
 
     delta = DeltaTable(uri, storage_options=options)
     previous = delta.transaction_version(APP_ID)

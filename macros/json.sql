@@ -9,11 +9,15 @@
     {{ return(adapter.dispatch('json_object_error', 'dicom_lake')(json_text)) }}
 {% endmacro %}
 
+{#-
+    One parse per document: json_valid, then a valid document is an object exactly when its
+    first character after JSON white space is '{' (a regular expression anchored at the start).
+-#}
 {% macro default__json_object_error(json_text) -%}
     case
         when {{ json_text }} is null then null
         when not json_valid({{ json_text }}) then 'invalid JSON'
-        when json_type({{ json_text }}) != 'OBJECT' then 'JSON is not an object'
+        when not regexp_matches({{ json_text }}, '^[ \t\n\r]*[{]') then 'JSON is not an object'
     end
 {%- endmacro %}
 

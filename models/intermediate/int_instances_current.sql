@@ -1,5 +1,6 @@
 -- One row per instance ever seen: whether it exists now (its highest-sequence event decides),
--- the event that decided it, and its current metadata (the most recently extracted usable one).
+-- the event that decided it, and the sequence of its current metadata (the most recently
+-- extracted usable one; the document itself stays in staging).
 
 with
 
@@ -18,13 +19,14 @@ staged as (
 usable_metadata as (
 
     -- the feed returns the instance's current metadata on every row: newest extraction wins;
-    -- events feed_anomalies lists (unknown action, a key missing) are not used
+    -- events feed_anomalies lists (unknown action, a key missing) are not used. Only the
+    -- winning sequence is picked here (small columns); the models that need the document join
+    -- it from staging by that sequence, once.
     select
         partition_name,
         study_instance_uid,
         series_instance_uid,
         sop_instance_uid,
-        arg_max(metadata, struct_pack(extracted_at, sequence)) as metadata,
         arg_max(sequence, struct_pack(extracted_at, sequence)) as metadata_sequence,
         max(extracted_at) as metadata_extracted_at
     from staged
@@ -86,7 +88,6 @@ final as (
         latest_events.last_modified,
         incarnations.created_at,
         latest_events.file_path,
-        usable_metadata.metadata,
         usable_metadata.metadata_sequence,
         usable_metadata.metadata_extracted_at
     from latest_events

@@ -1,4 +1,6 @@
 -- One row per existing instance, with every projected attribute (dicom_tags seed) typed by VR.
+-- Incremental on the instance key: a run rewrites only the instances whose latest event or
+-- chosen metadata changed; the post-hook removes the instances deleted since.
 
 {%- set keys = ['partition_name', 'study_instance_uid', 'series_instance_uid', 'sop_instance_uid'] %}
 {%- set fixed = keys + [
@@ -9,17 +11,58 @@
     dicom_projected_tags(), 'tag_values', exclude=fixed
 ) %}
 
+{%- set all_rows = incremental_needs_all_rows(keys + fixed + columns | map(attribute='name') | list) %}
+
+{{
+    config(
+        materialized='incremental',
+        unique_key=keys,
+        incremental_strategy='delete+insert',
+        on_schema_change='sync_all_columns',
+        post_hook="
+            delete from {{ this }} as existing
+            where exists (
+                select 1 from {{ ref('int_instances_current') }} as current_instances
+                where {{ instance_key_matches('current_instances', 'existing') }}
+                    and not current_instances.is_present
+            )
+        ",
+    )
+}}
+
 with
 
 instances as (
 
     select * from {{ ref('int_instances_current') }}
+    {%- if not all_rows %} as current_instances
+    -- an incremental run recomputes the instances whose decisive event or chosen metadata moved
+    where not exists (
+        select 1 from {{ this }} as existing
+        where
+            {{ instance_key_matches('existing', 'current_instances') }}
+            and existing.last_sequence = current_instances.last_sequence
+            and existing.last_modified = current_instances.last_modified
+            and existing.last_action = current_instances.last_action
+            and existing.created_at is not distinct from current_instances.created_at
+            and existing.file_path is not distinct from current_instances.file_path
+            and existing.metadata_sequence is not distinct from current_instances.metadata_sequence
+            and existing.metadata_extracted_at
+            is not distinct from current_instances.metadata_extracted_at
+    )
+    {%- endif %}
 
 ),
 
 tag_values as (
 
     select * from {{ ref('int_instance_tag_values') }}
+
+),
+
+staged as (
+
+    select * from {{ ref('stg_changefeed__events') }}
 
 ),
 
@@ -40,8 +83,9 @@ final as (
         instances.last_modified,
         instances.metadata_sequence,
         instances.metadata_extracted_at,
-        instances.metadata
+        staged.metadata
     from instances
+    left join staged on instances.metadata_sequence = staged.sequence
     left join tag_values
         on
             instances.partition_name = tag_values.partition_name

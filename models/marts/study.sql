@@ -34,10 +34,23 @@ events as (
 
 most_recent_instance as (
 
-    select * from instances
+    -- the projected columns only: the window never carries the metadata documents
+    select
+        partition_name,
+        study_instance_uid,
+        {%- if 'series_instance_uid' in keys %}
+        series_instance_uid,
+        {%- endif %}
+        {%- for column in columns %}
+        {{ adapter.quote(column['name']) }},
+        {%- endfor %}
+        metadata_sequence,
+        last_sequence,
+        sop_instance_uid
+    from instances
     qualify row_number() over (
         partition by partition_name, study_instance_uid
-        order by metadata is not null desc, last_sequence desc, sop_instance_uid desc
+        order by metadata_sequence is not null desc, last_sequence desc, sop_instance_uid desc
     ) = 1
 
 ),

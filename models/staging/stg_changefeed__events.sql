@@ -43,13 +43,14 @@ deduplicated as (
 
     -- one row per sequence: the most recently extracted copy (its metadata is the newest)
     select * from renamed
+    -- (ties on extracted_at: usable metadata first, then a hash, so the big text is never compared)
     qualify row_number() over (
         partition by sequence
         order by
             extracted_at desc,
             metadata is not null and metadata_error is null desc,
-            metadata desc,
-            source desc
+            source desc,
+            hash(metadata) desc
     ) = 1
 
 )

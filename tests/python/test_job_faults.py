@@ -244,7 +244,7 @@ BUILD_POINTS = {
     # staging committed, no mart rebuilt yet
     "after staging": "OK created sql incremental model main.stg_changefeed__events",
     # the instance mart rebuilt, series and study not yet
-    "after the instance mart": "OK created sql table model main.instance ",
+    "after the instance mart": "OK created sql incremental model main.instance ",
 }
 
 
