@@ -150,3 +150,19 @@
         '([a-z0-9])([A-Z])', '\1_\2', 'g'
     ))
 {%- endmacro %}
+
+{#-
+    The columns of a dicom_value_errors row that say where the value is: the instance key, the
+    tag (tag, keyword, column_name, dictionary vr), the declared VR and the raw Value array as
+    text, read from the int_instance_tag_values columns of `relation_alias`.
+-#}
+{% macro dicom_value_error_subject(tag, relation_alias) -%}
+    {%- set prefix = relation_alias ~ '.' -%}
+    {{ instance_key(relation_alias) }},
+    '{{ tag["tag"] }}' as tag,
+    '{{ tag["keyword"] }}' as keyword,
+    '{{ tag["column_name"] }}' as column_name,
+    '{{ tag["vr"] }}' as vr,
+    {{ prefix ~ adapter.quote(dicom_declared_vr_column(tag)) }} as declared_vr,
+    cast({{ prefix ~ adapter.quote(dicom_raw_column(tag)) }} as varchar) as raw_value
+{%- endmacro %}

@@ -16,13 +16,3 @@
     {%- endfor -%}
     {{ return(false) }}
 {% endmacro %}
-
-{#-
-    The equality of the instance key of two relations (aliases), for joins and hooks.
--#}
-{% macro instance_key_matches(left, right) -%}
-    {{ left }}.partition_name = {{ right }}.partition_name
-    and {{ left }}.study_instance_uid = {{ right }}.study_instance_uid
-    and {{ left }}.series_instance_uid = {{ right }}.series_instance_uid
-    and {{ left }}.sop_instance_uid = {{ right }}.sop_instance_uid
-{%- endmacro %}

@@ -4,10 +4,7 @@
 {{ config(severity='warn') }}
 
 select
-    partition_name,
-    study_instance_uid,
-    series_instance_uid,
-    sop_instance_uid,
+    {{ instance_key() }},
     keyword,
     reason
 from {{ ref('dicom_value_errors') }}

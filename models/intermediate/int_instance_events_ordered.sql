@@ -13,10 +13,7 @@ events as (
 known_actions as (
 
     select
-        partition_name,
-        study_instance_uid,
-        series_instance_uid,
-        sop_instance_uid,
+        {{ instance_key() }},
         sequence,
         event_at,
         {{ feed_action('action') }} as action,
@@ -33,13 +30,13 @@ ordered as (
 
     select
         *,
+        row_number() over instance_window as event_number,
         -- the feed's timestamps need not rise with sequence (late commits): keep versions monotonic
         max(event_at) over instance_window as version_start_at,
-        lead(sequence) over instance_window as next_sequence,
-        row_number() over instance_window as event_number
+        lead(sequence) over instance_window as next_sequence
     from known_actions
     window instance_window as (
-        partition by partition_name, study_instance_uid, series_instance_uid, sop_instance_uid
+        partition by {{ instance_key() }}
         order by sequence
         rows between unbounded preceding and current row
     )
@@ -49,29 +46,11 @@ ordered as (
 final as (
 
     select
-        partition_name,
-        study_instance_uid,
-        series_instance_uid,
-        sop_instance_uid,
-        sequence,
-        event_at,
-        action,
-        is_delete,
-        feed_state,
-        file_path,
-        extracted_at,
-        event_number,
-        version_start_at,
-        next_sequence,
-        lead(version_start_at) over (
-            partition by partition_name, study_instance_uid, series_instance_uid, sop_instance_uid
-            order by sequence
-        ) as version_end_at,
-        lead(event_at) over (
-            partition by partition_name, study_instance_uid, series_instance_uid, sop_instance_uid
-            order by sequence
-        ) as next_event_at
+        *,
+        lead(version_start_at) over instance_window as version_end_at,
+        lead(event_at) over instance_window as next_event_at
     from ordered
+    window instance_window as (partition by {{ instance_key() }} order by sequence)
 
 )
 

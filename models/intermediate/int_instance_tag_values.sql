@@ -17,7 +17,7 @@
 {{
     config(
         materialized='incremental',
-        unique_key=['partition_name', 'study_instance_uid', 'series_instance_uid', 'sop_instance_uid'],
+        unique_key=instance_key_columns(),
         incremental_strategy='delete+insert',
         on_schema_change='sync_all_columns',
         post_hook="

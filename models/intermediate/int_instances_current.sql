@@ -23,25 +23,19 @@ usable_metadata as (
     -- winning sequence is picked here (small columns); the models that need the document join
     -- it from staging by that sequence, once.
     select
-        partition_name,
-        study_instance_uid,
-        series_instance_uid,
-        sop_instance_uid,
+        {{ instance_key() }},
         arg_max(sequence, struct_pack(extracted_at, sequence)) as metadata_sequence,
         max(extracted_at) as metadata_extracted_at
     from staged
     where metadata is not null and metadata_error is null and {{ feed_event_is_usable() }}
-    group by partition_name, study_instance_uid, series_instance_uid, sop_instance_uid
+    group by {{ instance_key() }}
 
 ),
 
 latest_events as (
 
     select
-        partition_name,
-        study_instance_uid,
-        series_instance_uid,
-        sop_instance_uid,
+        {{ instance_key() }},
         max(sequence) as last_sequence,
         arg_max(event_at, sequence) as last_modified,
         arg_max(action, sequence) as last_action,
@@ -49,7 +43,7 @@ latest_events as (
         arg_max(file_path, sequence) as file_path,
         max(sequence) filter (where is_delete) as last_delete_sequence
     from events
-    group by partition_name, study_instance_uid, series_instance_uid, sop_instance_uid
+    group by {{ instance_key() }}
 
 ),
 
@@ -57,18 +51,12 @@ incarnations as (
 
     -- when the current incarnation began: the first event after the last delete
     select
-        latest_events.partition_name,
-        latest_events.study_instance_uid,
-        latest_events.series_instance_uid,
-        latest_events.sop_instance_uid,
+        {{ instance_key('latest_events') }},
         min(events.event_at) as created_at
     from latest_events
     inner join events
         on
-            latest_events.partition_name = events.partition_name
-            and latest_events.study_instance_uid = events.study_instance_uid
-            and latest_events.series_instance_uid = events.series_instance_uid
-            and latest_events.sop_instance_uid = events.sop_instance_uid
+            {{ instance_key_matches('latest_events', 'events') }}
             and events.sequence > coalesce(latest_events.last_delete_sequence, -1)
     group by all
 
@@ -77,10 +65,7 @@ incarnations as (
 final as (
 
     select
-        latest_events.partition_name,
-        latest_events.study_instance_uid,
-        latest_events.series_instance_uid,
-        latest_events.sop_instance_uid,
+        {{ instance_key('latest_events') }},
         latest_events.last_action != 'Delete' as is_present,
         latest_events.last_action,
         latest_events.last_feed_state,
@@ -92,17 +77,9 @@ final as (
         usable_metadata.metadata_extracted_at
     from latest_events
     left join incarnations
-        on
-            latest_events.partition_name = incarnations.partition_name
-            and latest_events.study_instance_uid = incarnations.study_instance_uid
-            and latest_events.series_instance_uid = incarnations.series_instance_uid
-            and latest_events.sop_instance_uid = incarnations.sop_instance_uid
+        on {{ instance_key_matches('latest_events', 'incarnations') }}
     left join usable_metadata
-        on
-            latest_events.partition_name = usable_metadata.partition_name
-            and latest_events.study_instance_uid = usable_metadata.study_instance_uid
-            and latest_events.series_instance_uid = usable_metadata.series_instance_uid
-            and latest_events.sop_instance_uid = usable_metadata.sop_instance_uid
+        on {{ instance_key_matches('latest_events', 'usable_metadata') }}
 
 )
 

@@ -20,16 +20,7 @@ tag_values as (
 {{ dicom_raw_column(tag) }}_checked as (
 
     select
-        tag_values.partition_name,
-        tag_values.study_instance_uid,
-        tag_values.series_instance_uid,
-        tag_values.sop_instance_uid,
-        '{{ tag["tag"] }}' as tag,
-        '{{ tag["keyword"] }}' as keyword,
-        '{{ tag["column_name"] }}' as column_name,
-        '{{ tag["vr"] }}' as vr,
-        {{ declared }} as declared_vr,
-        cast({{ raw }} as varchar) as raw_value,
+        {{ dicom_value_error_subject(tag, 'tag_values') }},
         {{ dicom_value_error_count(raw, tag['vr'], tag['vm'], declared) }} as malformed_value_count,
         {{ dicom_value_error_type(raw, tag['vr'], tag['vm'], declared) }} as error_type
     from tag_values
@@ -63,16 +54,7 @@ typing_errors as (
 {{ tag['column_name'] }}_disagreements as (
 
     select
-        tag_values.partition_name,
-        tag_values.study_instance_uid,
-        tag_values.series_instance_uid,
-        tag_values.sop_instance_uid,
-        '{{ tag["tag"] }}' as tag,
-        '{{ tag["keyword"] }}' as keyword,
-        '{{ tag["column_name"] }}' as column_name,
-        'UI' as vr,
-        tag_values.{{ adapter.quote(dicom_declared_vr_column(tag)) }} as declared_vr,
-        cast({{ raw }} as varchar) as raw_value,
+        {{ dicom_value_error_subject(tag, 'tag_values') }},
         case when {{ raw }} is null then 0 else 1 end as malformed_value_count,
         case
             when {{ raw }} is null then 'uid_missing'

@@ -2,7 +2,7 @@
 -- Incremental on the instance key: a run rewrites only the instances whose latest event or
 -- chosen metadata changed; the post-hook removes the instances deleted since.
 
-{%- set keys = ['partition_name', 'study_instance_uid', 'series_instance_uid', 'sop_instance_uid'] %}
+{%- set keys = instance_key_columns() %}
 {%- set fixed = keys + [
     'created_at', 'file_path', 'last_action', 'last_sequence', 'last_modified',
     'metadata_sequence', 'metadata_extracted_at', 'metadata',

@@ -26,24 +26,7 @@ events as (
 
 most_recent_instance as (
 
-    -- the projected columns only: the window never carries the metadata documents
-    select
-        partition_name,
-        study_instance_uid,
-        {%- if 'series_instance_uid' in keys %}
-        series_instance_uid,
-        {%- endif %}
-        {%- for column in columns %}
-        {{ adapter.quote(column['name']) }},
-        {%- endfor %}
-        metadata_sequence,
-        last_sequence,
-        sop_instance_uid
-    from instances
-    qualify row_number() over (
-        partition by partition_name, study_instance_uid, series_instance_uid
-        order by metadata_sequence is not null desc, last_sequence desc, sop_instance_uid desc
-    ) = 1
+    {{ most_recent_instance('instances', keys, columns) }}
 
 ),
 
@@ -64,14 +47,7 @@ instance_counts as (
 last_events as (
 
     -- every event of the series counts, deletes of its instances included
-    select
-        partition_name,
-        study_instance_uid,
-        series_instance_uid,
-        max(sequence) as last_sequence,
-        arg_max(event_at, sequence) as last_modified
-    from events
-    group by partition_name, study_instance_uid, series_instance_uid
+    {{ last_events('events', keys) }}
 
 ),
 
@@ -91,15 +67,9 @@ final as (
         last_events.last_modified
     from instance_counts
     inner join most_recent_instance as instances
-        on
-            instance_counts.partition_name = instances.partition_name
-            and instance_counts.study_instance_uid = instances.study_instance_uid
-            and instance_counts.series_instance_uid = instances.series_instance_uid
+        on {{ columns_match('instance_counts', 'instances', keys) }}
     inner join last_events
-        on
-            instance_counts.partition_name = last_events.partition_name
-            and instance_counts.study_instance_uid = last_events.study_instance_uid
-            and instance_counts.series_instance_uid = last_events.series_instance_uid
+        on {{ columns_match('instance_counts', 'last_events', keys) }}
 
 )
 

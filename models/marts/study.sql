@@ -34,24 +34,7 @@ events as (
 
 most_recent_instance as (
 
-    -- the projected columns only: the window never carries the metadata documents
-    select
-        partition_name,
-        study_instance_uid,
-        {%- if 'series_instance_uid' in keys %}
-        series_instance_uid,
-        {%- endif %}
-        {%- for column in columns %}
-        {{ adapter.quote(column['name']) }},
-        {%- endfor %}
-        metadata_sequence,
-        last_sequence,
-        sop_instance_uid
-    from instances
-    qualify row_number() over (
-        partition by partition_name, study_instance_uid
-        order by metadata_sequence is not null desc, last_sequence desc, sop_instance_uid desc
-    ) = 1
+    {{ most_recent_instance('instances', keys, columns) }}
 
 ),
 
@@ -70,13 +53,7 @@ series_rollup as (
 
 last_events as (
 
-    select
-        partition_name,
-        study_instance_uid,
-        max(sequence) as last_sequence,
-        arg_max(event_at, sequence) as last_modified
-    from events
-    group by partition_name, study_instance_uid
+    {{ last_events('events', keys) }}
 
 ),
 
@@ -95,13 +72,9 @@ final as (
         last_events.last_modified
     from series_rollup
     inner join most_recent_instance as instances
-        on
-            series_rollup.partition_name = instances.partition_name
-            and series_rollup.study_instance_uid = instances.study_instance_uid
+        on {{ columns_match('series_rollup', 'instances', keys) }}
     inner join last_events
-        on
-            series_rollup.partition_name = last_events.partition_name
-            and series_rollup.study_instance_uid = last_events.study_instance_uid
+        on {{ columns_match('series_rollup', 'last_events', keys) }}
 
 )
 

@@ -1,0 +1,33 @@
+{#-
+    The instance key: partition_name and the three UIDs, as the feed names them.
+-#}
+{% macro instance_key_columns() %}
+    {{ return(['partition_name', 'study_instance_uid', 'series_instance_uid', 'sop_instance_uid']) }}
+{% endmacro %}
+
+{#-
+    The instance key columns as a select, group by or partition by list, optionally qualified
+    with a relation alias.
+-#}
+{% macro instance_key(relation_alias=none) -%}
+    {%- set prefix = relation_alias ~ '.' if relation_alias else '' -%}
+    {%- for column in instance_key_columns() -%}
+        {{ prefix ~ column }}{{ ', ' if not loop.last }}
+    {%- endfor -%}
+{%- endmacro %}
+
+{#-
+    The equality of some columns between two relations (aliases), for joins.
+-#}
+{% macro columns_match(left, right, columns) -%}
+    {%- for column in columns -%}
+        {{ ' and ' if not loop.first }}{{ left }}.{{ column }} = {{ right }}.{{ column }}
+    {%- endfor -%}
+{%- endmacro %}
+
+{#-
+    The equality of the instance key of two relations (aliases), for joins and hooks.
+-#}
+{% macro instance_key_matches(left, right) -%}
+    {{ columns_match(left, right, instance_key_columns()) }}
+{%- endmacro %}
