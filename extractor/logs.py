@@ -47,8 +47,10 @@ class PlainFormatter(logging.Formatter):
 
 
 def _plain(value: Any) -> str:
-    text = value if isinstance(value, str) else json.dumps(value, default=str)
-    return json.dumps(text) if " " in text else text
+    """key=value text: words as they are, quoted when they hold spaces; the rest compact JSON."""
+    if isinstance(value, str):
+        return json.dumps(value) if " " in value else value
+    return json.dumps(value, default=str, separators=(",", ":"))
 
 
 class JsonFormatter(logging.Formatter):

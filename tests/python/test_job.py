@@ -102,6 +102,9 @@ def test_plain_logs_name_the_run(dicom_service, lake_dir) -> None:
     result = job("extract", "--url", dicom_service.url, "--lake", str(lake_dir), "--lag", "0")
     closing = result.stderr.strip().splitlines()[-1]
     assert "run=" in closing and "extract finished: ok" in closing and "landed=1" in closing
+    assert (
+        'watermark_after={"sequence":1,' in closing and 'landed_by_action={"Create":1}' in closing
+    )
 
 
 def test_a_failing_dbt_test_is_named_in_the_output(dicom_service, lake_dir, tmp_path) -> None:
