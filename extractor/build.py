@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from extractor.landing import changefeed_dir
+from extractor.landing import changefeed_dir, landed_files
 
 DEFAULT_PROJECT_DIR = Path(__file__).resolve().parent.parent
 FAILING_STATUSES = {"error", "fail", "runtime error"}
@@ -132,7 +132,7 @@ def build(
     make the build fail; failed models and tests do, and are named in the result.
     """
     lake_dir = Path(lake_dir).resolve()
-    if not any(changefeed_dir(lake_dir).glob("*.parquet")):
+    if landed_files(lake_dir) is None:
         raise EmptyLandingZoneError(
             f"the landing zone {changefeed_dir(lake_dir)} holds no Parquet file: "
             "run the extractor before building"

@@ -117,7 +117,8 @@ def _fsync_directory(directory: Path) -> None:
         os.close(descriptor)
 
 
-def _landed_glob(lake_dir: Path) -> str | None:
+def landed_files(lake_dir: Path) -> str | None:
+    """The glob of the landed Parquet files, for read_parquet; None while nothing has landed."""
     directory = changefeed_dir(lake_dir)
     if not any(directory.glob("*.parquet")):
         return None
@@ -126,7 +127,7 @@ def _landed_glob(lake_dir: Path) -> str | None:
 
 def read_watermark(lake_dir: Path) -> Watermark | None:
     """The highest sequence and the latest timestamp that have landed, or None if nothing has."""
-    files = _landed_glob(lake_dir)
+    files = landed_files(lake_dir)
     if files is None:
         return None
     with duckdb.connect() as connection:
@@ -140,7 +141,7 @@ def read_watermark(lake_dir: Path) -> Watermark | None:
 
 def landed_sequences_since(lake_dir: Path, since: datetime) -> set[int]:
     """Sequences already landed with a timestamp at or after `since` (the overlap to dedupe)."""
-    files = _landed_glob(lake_dir)
+    files = landed_files(lake_dir)
     if files is None:
         return set()
     with duckdb.connect() as connection:

@@ -29,7 +29,7 @@ from typing import Any, Protocol
 import duckdb
 import pyarrow as pa
 
-from extractor.landing import changefeed_dir, read_watermark, write_batch
+from extractor.landing import landed_files, read_watermark, write_batch
 
 log = logging.getLogger(__name__)
 
@@ -66,7 +66,7 @@ def landed_present(lake_dir: Path) -> pa.Table:
     Columns: source_instance_id, partition_name, study_instance_uid, series_instance_uid,
     sop_instance_uid, sequence (of that latest entry).
     """
-    directory = changefeed_dir(lake_dir)
+    files = landed_files(lake_dir)
     empty = pa.table(
         {
             name: pa.array([], pa.int64() if name == "sequence" else pa.string())
@@ -80,7 +80,7 @@ def landed_present(lake_dir: Path) -> pa.Table:
             )
         }
     )
-    if not any(directory.glob("*.parquet")):
+    if files is None:
         return empty
     with duckdb.connect() as connection:
         return connection.sql(
@@ -95,7 +95,7 @@ def landed_present(lake_dir: Path) -> pa.Table:
             group by all
             having lower(arg_max(action, sequence)) != 'delete'
             """,
-            params=[str(directory / "*.parquet")],
+            params=[files],
         ).to_arrow_table()
 
 
