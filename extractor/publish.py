@@ -15,12 +15,20 @@ Change detection, per table, against the watermark that table last published:
 - both go to Delta in ONE merge, so a table is always at its previous or its new version, and
   a table interrupted behind the others catches up on the next run.
 Nothing to merge and the same watermark: nothing is committed.
+
+Layout, so that a MERGE's cost follows the size of the change: a table is created sorted by its
+key, in files of about `target_file_size` bytes (kept as the table property
+`delta.targetFileSize`, which delta-rs's MERGE and OPTIMIZE then follow), so a study's rows sit in
+one or two files. A MERGE rewrites only the files holding a changed row, and its predicate names
+the study UIDs of the change as literals, so delta-rs skips, on their min/max statistics, the files
+that cannot hold one instead of reading every file.
 """
 
 from __future__ import annotations
 
 import logging
 import os
+import tempfile
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -32,6 +40,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 from deltalake import CommitProperties, DeltaTable, Transaction, write_deltalake
 
+from extractor.clustered import clustered_batches
 from extractor.landing import Watermark, read_watermark
 
 log = logging.getLogger(__name__)
@@ -43,6 +52,16 @@ META_TABLE = "dicom_lake.table"
 _DELETE_FLAG = "__dicom_lake_delete"
 # rows per record batch when a table is created (about 100 MB of metadata documents at 10 KB)
 _CREATE_BATCH_ROWS = 10_000
+# DuckDB's share of the publication's memory (it spills past it); delta-rs needs the rest
+_DUCKDB_MEMORY_LIMIT = "1GB"
+# A MERGE rewrites whole files: smaller files rewrite less per changed study, larger ones leave
+# readers fewer files to open. Applies when a table is created, like partitioning.
+DEFAULT_TARGET_FILE_SIZE = 4 * 1024 * 1024
+_TARGET_FILE_SIZE_PROPERTY = "delta.targetFileSize"
+# DataFusion prunes with an IN list of at most 20 values, so the MERGE's pruning predicate is an
+# OR of ranges; past this many studies, neighbouring studies share a range.
+_MAX_PRUNING_RANGES = 64
+_PRUNING_KEY = "study_instance_uid"
 _AZURE_SCHEMES = ("az://", "abfs://", "abfss://", "adl://", "azure://")
 _STORAGE_SCOPE = "https://storage.azure.com/.default"
 
@@ -176,11 +195,13 @@ def publish(
     partition_by_partition_name: bool = False,
     full_refresh: bool = False,
     tables: Iterable[str] = TABLES,
+    target_file_size: int = DEFAULT_TARGET_FILE_SIZE,
 ) -> PublishResult:
     """Publish the marts of `<lake>/warehouse.duckdb` to `<delta_uri>/<table>`.
 
     `watermark` is the point of the change feed the marts reflect (defaults to what has landed).
-    `partition_by_partition_name` applies when a table is created; later runs keep its layout.
+    `partition_by_partition_name` and `target_file_size` (bytes) apply when a table is created;
+    later runs keep its layout.
     `full_refresh` re-merges every row (after a change of model logic that moved no sequence).
     """
     lake_dir = Path(lake_dir)
@@ -195,6 +216,7 @@ def publish(
     with duckdb.connect(str(warehouse), read_only=True) as connection:
         # Arrow timestamps with time zone come out in the session zone: make it UTC for Delta.
         connection.execute("set TimeZone = 'UTC'")
+        connection.execute(f"set memory_limit = '{_DUCKDB_MEMORY_LIMIT}'")
         _note_unpublished_events(connection, table_uri(uri, "instance_history"), options)
         for table in tables:
             publication = _publish_table(
@@ -205,6 +227,8 @@ def publish(
                 options,
                 partition_by_partition_name=partition_by_partition_name,
                 full_refresh=full_refresh,
+                target_file_size=target_file_size,
+                scratch_root=lake_dir,
             )
             result.tables.append(publication)
             log.info(
@@ -226,6 +250,8 @@ def _publish_table(
     *,
     partition_by_partition_name: bool,
     full_refresh: bool,
+    target_file_size: int,
+    scratch_root: Path,
 ) -> TablePublication:
     keys = TABLE_KEYS[table]
     columns = _mart_columns(connection, table)
@@ -234,22 +260,17 @@ def _publish_table(
     commit = _commit_properties(table, watermark)
 
     if not DeltaTable.is_deltatable(uri, storage_options=options):
-        # Stream record batches: the whole mart (metadata documents included) never sits in
-        # memory at once.
-        rows = connection.sql(f"select count(*) from main.{table}").fetchall()[0][0]
-        data = connection.sql(f"select {select_list} from main.{table}").to_arrow_reader(
-            _CREATE_BATCH_ROWS
-        )
-        write_deltalake(
+        return _create_table(
+            connection,
+            table,
             uri,
-            data,
-            mode="error",
-            partition_by=["partition_name"] if partition_by_partition_name else None,
-            storage_options=options,
-            commit_properties=commit,
+            select_list,
+            options,
+            commit,
+            partition_by_partition_name=partition_by_partition_name,
+            target_file_size=target_file_size,
+            scratch_root=scratch_root,
         )
-        version = DeltaTable(uri, storage_options=options).version()
-        return TablePublication(table, uri, version, None, upserted=rows, created=True)
 
     delta = DeltaTable(uri, storage_options=options)
     previous = delta.transaction_version(APP_ID)
@@ -288,7 +309,9 @@ def _publish_table(
             commit_properties=commit,
         )
     else:
-        predicate = " and ".join(f"target.{key} = source.{key}" for key in keys)
+        predicate = " and ".join(
+            [f"target.{key} = source.{key}" for key in keys] + [_pruning_predicate(source)]
+        )
         (
             delta.merge(
                 source,
@@ -313,6 +336,65 @@ def _publish_table(
         deleted=deleted,
         added_columns=added,
     )
+
+
+def _create_table(
+    connection: duckdb.DuckDBPyConnection,
+    table: str,
+    uri: str,
+    select_list: str,
+    options: dict[str, str],
+    commit: CommitProperties,
+    *,
+    partition_by_partition_name: bool,
+    target_file_size: int,
+    scratch_root: Path,
+) -> TablePublication:
+    rows = connection.sql(f"select count(*) from main.{table}").fetchall()[0][0]
+    # Sorted by key, a study's rows land in one or two files, which later MERGEs can rewrite
+    # alone; streamed to delta-rs as record batches, sorted run by run in bounded memory.
+    with tempfile.TemporaryDirectory(dir=scratch_root, prefix=".publish-") as scratch:
+        data = clustered_batches(
+            connection,
+            table,
+            select_list,
+            TABLE_KEYS[table],
+            Path(scratch),
+            batch_rows=_CREATE_BATCH_ROWS,
+        )
+        write_deltalake(
+            uri,
+            data,
+            mode="error",
+            partition_by=["partition_name"] if partition_by_partition_name else None,
+            configuration={_TARGET_FILE_SIZE_PROPERTY: str(target_file_size)},
+            target_file_size=target_file_size,
+            storage_options=options,
+            commit_properties=commit,
+        )
+    version = DeltaTable(uri, storage_options=options).version()
+    return TablePublication(table, uri, version, None, upserted=rows, created=True)
+
+
+def _pruning_predicate(source: pa.Table) -> str:
+    """Literal ranges of the source's study UIDs, for delta-rs to skip files on statistics.
+
+    delta-rs drops the source side of `target.key = source.key` when it streams the source, so
+    without literals its MERGE reads every file of the table.
+    """
+    studies = sorted(str(uid) for uid in pc.unique(source[_PRUNING_KEY]).to_pylist())
+    size = -(-len(studies) // _MAX_PRUNING_RANGES)  # ceiling: at most _MAX_PRUNING_RANGES ranges
+    ranges = [studies[start : start + size] for start in range(0, len(studies), size)]
+    column = f"target.{_PRUNING_KEY}"
+    # Python orders str by code point, which is the UTF-8 byte order of Parquet statistics.
+    alternatives = " or ".join(
+        f"{column} between {_literal(chunk[0])} and {_literal(chunk[-1])}" for chunk in ranges
+    )
+    return f"({alternatives})"
+
+
+def _literal(value: str) -> str:
+    return "'" + value.replace("'", "''") + "'"
 
 
 def _mart_columns(connection: duckdb.DuckDBPyConnection, table: str) -> list[tuple[str, str]]:

@@ -16,8 +16,9 @@ from typing import Any
 
 import duckdb
 import pyarrow as pa
+import pyarrow.parquet as pq
 import pytest
-from deltalake import DeltaTable
+from deltalake import DeltaTable, write_deltalake
 from lake_checks import assert_delta_matches_marts, delta_rows, mart_rows
 
 from extractor import publish as publish_module
@@ -169,6 +170,18 @@ def assert_published(archive: FakeArchive, delta_uri: str, **options: Any) -> No
 
 def delta_schema(uri: str) -> pa.Schema:
     return pa.schema(DeltaTable(uri).schema().to_arrow())
+
+
+def data_files(uri: str) -> list[str]:
+    """The table's data files, relative to its root."""
+    return [str(path) for path in pa.table(DeltaTable(uri).get_add_actions()).column("path")]
+
+
+def studies_by_file(uri: str) -> dict[str, set[str]]:
+    return {
+        path: {str(uid) for uid in pq.read_table(Path(uri, path)).column("study_instance_uid")}
+        for path in data_files(uri)
+    }
 
 
 def versions(delta_uri: str) -> dict[str, int]:
@@ -328,6 +341,58 @@ def test_only_changed_rows_are_merged(archive: FakeArchive, delta_uri: str) -> N
     merge = DeltaTable(f"{delta_uri}/instance").history(limit=1)[0]
     assert merge["operation"] == "MERGE"
     assert merge["operationMetrics"]["num_target_rows_updated"] == 1
+
+
+def test_a_merge_rewrites_only_the_files_of_the_changed_study(tmp_path: Path) -> None:
+    archive = FakeArchive(tmp_path / "lake")
+    for n in range(1100):  # interleaved, so the marts hold no study in one run of rows
+        for study in ("5.1", "5.2", "5.3"):
+            archive.event("Created", study, f"{study}.1", f"{study}.1.{n}")
+    archive.build()
+    delta_uri = str(tmp_path / "delta")
+    # A tiny target size makes delta-rs close a file after each slice it writes (1,024 rows).
+    publish(archive.lake_dir, delta_uri, watermark=archive.watermark, target_file_size=1)
+    holding = studies_by_file(f"{delta_uri}/instance")
+    changed = {path for path, held in holding.items() if "5.2" in held}
+    assert len(holding) >= 4
+    assert len(changed) < len(holding)
+
+    for n in range(1100):  # a bulk update of the whole study
+        archive.event("Updated", "5.2", "5.2.1", f"5.2.1.{n}", thickness=2.5)
+    archive.build()
+    publish(archive.lake_dir, delta_uri, watermark=archive.watermark)
+
+    merge = DeltaTable(f"{delta_uri}/instance").history(limit=1)[0]["operationMetrics"]
+    assert merge["num_target_rows_updated"] == 1100
+    assert merge["num_target_files_removed"] == len(changed)
+    assert set(data_files(f"{delta_uri}/instance")) >= set(holding) - changed
+    assert_published(archive, delta_uri)
+
+
+def test_the_merge_predicate_lets_delta_rs_skip_files_without_the_study(tmp_path: Path) -> None:
+    uri = str(tmp_path / "table")
+    rows = [{"study_instance_uid": s, "n": n} for s in ("5.1", "5.2", "5.3") for n in range(1100)]
+    write_deltalake(uri, pa.Table.from_pylist(rows), target_file_size=1)
+    holding = studies_by_file(uri)
+    source = pa.Table.from_pylist([{"study_instance_uid": "5.2", "n": 7}])
+    join = "target.study_instance_uid = source.study_instance_uid and target.n = source.n"
+    # A MERGE that opened a file without study 5.2 would fail: take those files away.
+    aside = tmp_path / "aside"
+    aside.mkdir()
+    for path, held in holding.items():
+        if "5.2" not in held:
+            Path(uri, path).rename(aside / path)
+
+    def merge(predicate: str) -> dict[str, Any]:
+        merger = DeltaTable(uri).merge(source, predicate, "source", "target")
+        return merger.when_matched_update_all().execute()
+
+    with pytest.raises(Exception, match="not found"):
+        merge(join)  # delta-rs ignores the source side of the join when pruning
+    metrics = merge(f"{join} and {publish_module._pruning_predicate(source)}")
+
+    assert metrics["num_target_rows_updated"] == 1
+    assert metrics["num_target_files_removed"] == 1
 
 
 def test_new_tag_column_appears_without_new_events(archive: FakeArchive, delta_uri: str) -> None:
