@@ -23,3 +23,18 @@
     and {{ prefix }}series_instance_uid is not null
     and {{ prefix }}sop_instance_uid is not null)
 {%- endmacro %}
+
+{#-
+    How staging ranks two copies of one event (one sequence), highest first: the most recently
+    extracted, then one with usable metadata, then by source and the hash of the metadata, so
+    the choice never depends on the order rows were read in and the text is never read again.
+-#}
+{% macro staged_copy_rank(relation_alias=none) -%}
+    {%- set prefix = relation_alias ~ '.' if relation_alias else '' -%}
+    struct_pack(
+        extracted_at := {{ prefix }}extracted_at,
+        is_usable := {{ prefix }}metadata_hash is not null and {{ prefix }}metadata_error is null,
+        source := coalesce({{ prefix }}source, ''),
+        metadata_hash := coalesce({{ prefix }}metadata_hash, 0)
+    )
+{%- endmacro %}

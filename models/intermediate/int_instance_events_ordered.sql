@@ -1,28 +1,37 @@
 -- Every Create / Update / Delete event of every instance, in sequence order, with the event that
 -- followed it. Events with another action, or naming no key, are left out of all decisions (they
 -- are listed in feed_anomalies).
+-- Incremental: a build recomputes the events of the instances that have newly staged events.
+
+{{
+    config(
+        incremental_strategy='append',
+        pre_hook="{{ delete_staged_instances() }}",
+    )
+}}
 
 with
 
 events as (
 
     select * from {{ ref('stg_changefeed__events') }}
+    where {{ instance_among(instances_staged_since_watermark()) }}
 
 ),
 
 known_actions as (
 
     select
-        {{ instance_key() }},
-        sequence,
-        event_at,
-        {{ feed_action('action') }} as action,
-        lower(action) = 'delete' as is_delete,
-        feed_state,
-        file_path,
-        extracted_at
+        {{ instance_key('events') }},
+        events.sequence,
+        events.event_at,
+        {{ feed_action('events.action') }} as action,
+        lower(events.action) = 'delete' as is_delete,
+        events.feed_state,
+        events.file_path,
+        events.extracted_at
     from events
-    where {{ feed_event_is_usable() }}
+    where {{ feed_event_is_usable('events') }}
 
 ),
 

@@ -1,18 +1,32 @@
 -- One row per instance ever seen: whether it exists now (its highest-sequence event decides),
 -- the event that decided it, and the sequence of its current metadata (the most recently
 -- extracted usable one; the document itself stays in staging).
+-- Incremental: a build recomputes the instances that have newly staged events.
+
+{{
+    config(
+        incremental_strategy='append',
+        on_schema_change='sync_all_columns',
+        pre_hook="{{ delete_staged_instances() }}",
+    )
+}}
+
 
 with
 
 events as (
 
     select * from {{ ref('int_instance_events_ordered') }}
+    where {{ instance_among(instances_staged_since_watermark()) }}
 
 ),
 
 staged as (
 
     select * from {{ ref('stg_changefeed__events') }}
+    where
+        {{ feed_event_is_usable() }}
+        and {{ instance_among(instances_staged_since_watermark()) }}
 
 ),
 
@@ -27,7 +41,17 @@ usable_metadata as (
         arg_max(sequence, struct_pack(extracted_at, sequence)) as metadata_sequence,
         max(extracted_at) as metadata_extracted_at
     from staged
-    where metadata is not null and metadata_error is null and {{ feed_event_is_usable() }}
+    where metadata is not null and metadata_error is null
+    group by {{ instance_key() }}
+
+),
+
+loads as (
+
+    select
+        {{ instance_key() }},
+        max(load_id) as load_id
+    from staged
     group by {{ instance_key() }}
 
 ),
@@ -74,8 +98,11 @@ final as (
         incarnations.created_at,
         latest_events.file_path,
         usable_metadata.metadata_sequence,
-        usable_metadata.metadata_extracted_at
+        usable_metadata.metadata_extracted_at,
+        loads.load_id
     from latest_events
+    left join loads
+        on {{ instance_key_matches('latest_events', 'loads') }}
     left join incarnations
         on {{ instance_key_matches('latest_events', 'incarnations') }}
     left join usable_metadata

@@ -2,15 +2,25 @@
 -- a projected value present in the metadata but of a VR other than the dictionary's, not an
 -- array, of the wrong JSON type or malformed for its VR (the typed column holds null), and a key
 -- UID missing from the metadata or disagreeing with the feed entry (the entry's UID is the key).
+-- Incremental: a build re-checks the instances whose current state changed since its last build.
 
 {%- set tags = dicom_extracted_tags() %}
 {%- set key_tags = dicom_key_tags() %}
+
+{{
+    config(
+        incremental_strategy='append',
+        pre_hook="{{ delete_changed_instances() }}",
+    )
+}}
 
 with
 
 tag_values as (
 
+    -- the values of the changed instances: extracted by this build or since this model's last
     select * from {{ ref('int_instance_tag_values') }}
+    where {{ loaded_since_watermark() }}
 
 ),
 

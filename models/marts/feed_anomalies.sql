@@ -1,12 +1,20 @@
 -- Change-feed events the models cannot use, one row per event and problem, with the reason: an
 -- action other than Create, Update or Delete, or a key column the entry does not name. Such an
 -- event is ignored for existence, history and attributes; the build goes on.
+-- Incremental: a build rewrites the events staged since its last build.
+
+{{
+    config(
+        incremental_strategy='append',
+        pre_hook="{{ delete_staged_events() }}",
+    )
+}}
 
 with
 
 events as (
 
-    select * from {{ ref('stg_changefeed__events') }}
+    {{ events_staged_since_watermark() }}
 
 ),
 

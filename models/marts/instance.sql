@@ -1,6 +1,6 @@
 -- One row per existing instance, with every projected attribute (dicom_tags seed) typed by VR.
--- Incremental on the instance key: a run rewrites only the instances whose latest event or
--- chosen metadata changed; the post-hook removes the instances deleted since.
+-- Incremental: a build rewrites the instances whose current state changed since its last build
+-- (the pre-hook deletes them, gone ones included; the present ones are appended again).
 
 {%- set keys = instance_key_columns() %}
 {%- set fixed = keys + [
@@ -11,22 +11,11 @@
     dicom_projected_tags(), 'tag_values', exclude=fixed
 ) %}
 
-{%- set all_rows = incremental_needs_all_rows(keys + fixed + columns | map(attribute='name') | list) %}
-
 {{
     config(
-        materialized='incremental',
-        unique_key=keys,
-        incremental_strategy='delete+insert',
+        incremental_strategy='append',
         on_schema_change='sync_all_columns',
-        post_hook="
-            delete from {{ this }} as existing
-            where exists (
-                select 1 from {{ ref('int_instances_current') }} as current_instances
-                where {{ instance_key_matches('current_instances', 'existing') }}
-                    and not current_instances.is_present
-            )
-        ",
+        pre_hook="{{ delete_changed_instances() }}",
     )
 }}
 
@@ -35,34 +24,27 @@ with
 instances as (
 
     select * from {{ ref('int_instances_current') }}
-    {%- if not all_rows %} as current_instances
-    -- an incremental run recomputes the instances whose decisive event or chosen metadata moved
-    where not exists (
-        select 1 from {{ this }} as existing
-        where
-            {{ instance_key_matches('existing', 'current_instances') }}
-            and existing.last_sequence = current_instances.last_sequence
-            and existing.last_modified = current_instances.last_modified
-            and existing.last_action = current_instances.last_action
-            and existing.created_at is not distinct from current_instances.created_at
-            and existing.file_path is not distinct from current_instances.file_path
-            and existing.metadata_sequence is not distinct from current_instances.metadata_sequence
-            and existing.metadata_extracted_at
-            is not distinct from current_instances.metadata_extracted_at
-    )
-    {%- endif %}
+    where is_present and {{ loaded_since_watermark() }}
 
 ),
 
 tag_values as (
 
+    -- the changed instances' values were extracted in this build or later than this model's
+    -- last build, so the older loads' row groups are skipped
     select * from {{ ref('int_instance_tag_values') }}
+    where {{ loaded_since_watermark() }}
 
 ),
 
-staged as (
+documents as (
 
-    select * from {{ ref('stg_changefeed__events') }}
+    -- the changed instances' documents only: a semi join, so the text is never hashed
+    select
+        sequence,
+        metadata
+    from {{ ref('stg_changefeed__events') }}
+    where sequence in (select instances.metadata_sequence from instances)
 
 ),
 
@@ -83,16 +65,11 @@ final as (
         instances.last_modified,
         instances.metadata_sequence,
         instances.metadata_extracted_at,
-        staged.metadata
+        documents.metadata
     from instances
-    left join staged on instances.metadata_sequence = staged.sequence
+    left join documents on instances.metadata_sequence = documents.sequence
     left join tag_values
-        on
-            instances.partition_name = tag_values.partition_name
-            and instances.study_instance_uid = tag_values.study_instance_uid
-            and instances.series_instance_uid = tag_values.series_instance_uid
-            and instances.sop_instance_uid = tag_values.sop_instance_uid
-    where instances.is_present
+        on {{ instance_key_matches('instances', 'tag_values') }}
 
 )
 

@@ -1,11 +1,20 @@
 -- SCD type 2 from the change feed: one row per event-version of each instance. A Delete gives a
 -- tombstone row (is_deleted). Versions are half-open: valid_from <= t < valid_to (null: current).
+-- Incremental: a build rewrites the history of the instances that changed since its last build.
+
+{{
+    config(
+        incremental_strategy='append',
+        pre_hook="{{ delete_changed_instances() }}",
+    )
+}}
 
 with
 
 events as (
 
     select * from {{ ref('int_instance_events_ordered') }}
+    where {{ instance_among(instances_changed_since_watermark()) }}
 
 ),
 

@@ -1,12 +1,20 @@
 -- Change-feed events whose metadata could not be used, with the reason. They still count for
 -- existence (action and sequence); their instance takes its attributes from another event's
 -- metadata if one is usable, otherwise its projected columns are null.
+-- Incremental: a build rewrites the events staged since its last build.
+
+{{
+    config(
+        incremental_strategy='append',
+        pre_hook="{{ delete_staged_events() }}",
+    )
+}}
 
 with
 
 events as (
 
-    select * from {{ ref('stg_changefeed__events') }}
+    {{ events_staged_since_watermark() }}
 
 ),
 

@@ -1,5 +1,6 @@
 -- One row per series with at least one existing instance. Series attributes come from the most
 -- recent instance that has usable metadata (highest last_sequence, then highest sop_instance_uid).
+-- Incremental: a build rewrites the series holding an instance that changed since its last build.
 
 {%- set keys = ['partition_name', 'study_instance_uid', 'series_instance_uid'] %}
 {%- set fixed = keys + [
@@ -10,17 +11,33 @@
     dicom_projected_tags(['series']), 'instances', exclude=fixed
 ) %}
 
+{{
+    config(
+        incremental_strategy='append',
+        on_schema_change='sync_all_columns',
+        pre_hook="{{ delete_changed_groups(['partition_name', 'study_instance_uid', 'series_instance_uid']) }}",
+    )
+}}
+
 with
+
+changed_groups as (
+
+    {{ groups_changed_since_watermark(keys) }}
+
+),
 
 instances as (
 
-    select * from {{ ref('instance') }}
+    select instances.* from {{ ref('instance') }} as instances
+    inner join changed_groups on {{ columns_match('instances', 'changed_groups', keys) }}
 
 ),
 
 events as (
 
-    select * from {{ ref('int_instance_events_ordered') }}
+    select events.* from {{ ref('int_instance_events_ordered') }} as events
+    inner join changed_groups on {{ columns_match('events', 'changed_groups', keys) }}
 
 ),
 

@@ -1,5 +1,6 @@
 -- One row per study with at least one existing instance. Patient and study attributes come from
 -- the most recent instance that has usable metadata (highest last_sequence, then sop_instance_uid).
+-- Incremental: a build rewrites the studies holding an instance that changed since its last build.
 
 {%- set keys = ['partition_name', 'study_instance_uid'] %}
 {%- set fixed = keys + [
@@ -12,23 +13,40 @@
 {%- set modalities = sorted_distinct_list('modality') if 'modality' in series_tags
     else 'cast([] as varchar [])' %}
 
+{{
+    config(
+        incremental_strategy='append',
+        on_schema_change='sync_all_columns',
+        pre_hook="{{ delete_changed_groups(['partition_name', 'study_instance_uid']) }}",
+    )
+}}
+
 with
+
+changed_groups as (
+
+    {{ groups_changed_since_watermark(keys) }}
+
+),
 
 instances as (
 
-    select * from {{ ref('instance') }}
+    select instances.* from {{ ref('instance') }} as instances
+    inner join changed_groups on {{ columns_match('instances', 'changed_groups', keys) }}
 
 ),
 
 series as (
 
-    select * from {{ ref('series') }}
+    select series.* from {{ ref('series') }} as series
+    inner join changed_groups on {{ columns_match('series', 'changed_groups', keys) }}
 
 ),
 
 events as (
 
-    select * from {{ ref('int_instance_events_ordered') }}
+    select events.* from {{ ref('int_instance_events_ordered') }} as events
+    inner join changed_groups on {{ columns_match('events', 'changed_groups', keys) }}
 
 ),
 
