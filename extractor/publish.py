@@ -284,8 +284,11 @@ def _publish_table(
             watermark.sequence,
         )
         return TablePublication(table, uri, None, previous)
-    everything = full_refresh or bool(added) or previous is None
-    upserts, params = _upsert_query(table, keys, select_list, None if everything else previous)
+    params: list[Any] = []
+    if full_refresh or added or previous is None:
+        upserts = f"select {select_list} from main.{table}"
+    else:
+        upserts, params = _changed_rows(connection, table, select_list, previous)
     connection.register("delta_keys", delta.to_pyarrow_dataset())
     try:
         source = _merge_source(connection, table, keys, upserts, params)
@@ -382,15 +385,22 @@ def _pruning_predicate(source: pa.Table) -> str:
     delta-rs drops the source side of `target.key = source.key` when it streams the source, so
     without literals its MERGE reads every file of the table.
     """
-    studies = sorted(str(uid) for uid in pc.unique(source[_PRUNING_KEY]).to_pylist())
-    size = -(-len(studies) // _MAX_PRUNING_RANGES)  # ceiling: at most _MAX_PRUNING_RANGES ranges
-    ranges = [studies[start : start + size] for start in range(0, len(studies), size)]
+    studies = [str(uid) for uid in pc.unique(source[_PRUNING_KEY]).to_pylist()]
     column = f"target.{_PRUNING_KEY}"
-    # Python orders str by code point, which is the UTF-8 byte order of Parquet statistics.
     alternatives = " or ".join(
-        f"{column} between {_literal(chunk[0])} and {_literal(chunk[-1])}" for chunk in ranges
+        f"{column} between {_literal(low)} and {_literal(high)}"
+        for low, high in _study_ranges(studies)
     )
     return f"({alternatives})"
+
+
+def _study_ranges(studies: Iterable[str]) -> list[tuple[str, str]]:
+    """At most _MAX_PRUNING_RANGES (first, last) ranges covering the study UIDs, in order."""
+    # Python orders str by code point, which is the UTF-8 byte order of Parquet statistics.
+    ordered = sorted(studies)
+    size = -(-len(ordered) // _MAX_PRUNING_RANGES)  # ceiling
+    chunks = [ordered[start : start + size] for start in range(0, len(ordered), size)]
+    return [(chunk[0], chunk[-1]) for chunk in chunks]
 
 
 def _literal(value: str) -> str:
@@ -425,21 +435,26 @@ def _export_expression(name: str, type_: str) -> str:
     return quoted
 
 
-def _upsert_query(
-    table: str, keys: tuple[str, ...], select_list: str, previous: int | None
+def _changed_rows(
+    connection: duckdb.DuckDBPyConnection, table: str, select_list: str, previous: int
 ) -> tuple[str, list[Any]]:
-    """Rows to upsert: all of them without a previous watermark, else only the changed ones."""
-    if previous is None:
-        return f"select {select_list} from main.{table}", []
-    # Rows of instances with an event not yet published: this catches events that landed late,
-    # below the last watermark, which `last_sequence > watermark` alone would miss.
-    entity = _INSTANCE_KEY[: len(keys) if table != "instance_history" else 4]
+    """The query of the mart rows to upsert, found on small columns, then fetched by row id.
+
+    Rows with an event past the watermark, and rows of instances with an event not yet
+    published (events that landed late, below the watermark). Deciding on the key columns first
+    and fetching the few rows by row id reads the documents of those rows only: a filter with
+    the late events' semi join would read every document of the mart.
+    """
+    entity = _INSTANCE_KEY[: len(TABLE_KEYS[table]) if table != "instance_history" else 4]
     entity_list = ", ".join(_quote(key) for key in entity)
-    touched = f"({entity_list}) in (select ({entity_list}) from {_UNPUBLISHED})"
-    if table == "instance_history":
-        return f"select {select_list} from main.{table} where {touched}", []
-    query = f"select {select_list} from main.{table} where last_sequence > ? or {touched}"
-    return query, [previous]
+    touched = f"({entity_list}) in (select {entity_list} from {_UNPUBLISHED})"
+    past = "false" if table == "instance_history" else "last_sequence > ?"
+    row_ids = connection.execute(
+        f"select rowid from main.{table} where {past} or {touched}",
+        [] if table == "instance_history" else [previous],
+    ).fetchall()
+    rows = f"select {select_list} from main.{table} where rowid in (select unnest(?::bigint[]))"
+    return rows, [[row_id for (row_id,) in row_ids]]
 
 
 def _note_unpublished_events(
