@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Generator, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -35,6 +36,11 @@ _FIELDS = {  # wire name, lowercased -> landing column
 }
 _WHITESPACE = re.compile(r"[ \t\n\r]*")
 _decoder = json.JSONDecoder()
+# A match is the entry's own metadata key once the object after it is proven to end where the
+# entry's last object ends: a key nested deeper would be followed by its parent's '}'.
+_METADATA_KEY = re.compile(r'"(?i:metadata)"[ \t\n\r]*:[ \t\n\r]*')
+# Every byte but quotes and brackets, for bytes.translate: what is left is the document's shape.
+_NOT_SHAPE = bytes(byte for byte in range(256) if byte not in b'"{}[]')
 
 
 @dataclass(frozen=True)
@@ -57,11 +63,12 @@ def parse_page(text: str) -> list[Entry]:
     """
     try:
         return list(_walk_page(text))
-    except (json.JSONDecodeError, IndexError) as error:
+    except (ValueError, IndexError) as error:  # scanstring's ValueError: cut after a ',' or '{'
         raise MalformedResponse(f"the change feed page is not valid JSON ({error})") from None
 
 
 def _walk_page(text: str) -> Iterator[Entry]:
+    starts = _EntryStarts(text)
     position = _skip(text, 0)
     if text[position] != "[":
         raise MalformedResponse(
@@ -72,7 +79,7 @@ def _walk_page(text: str) -> Iterator[Entry]:
         _expect_end(text, position + 1)
         return
     while True:
-        entry, position = _walk_entry(text, position)
+        entry, position = _walk_entry(text, position, starts)
         yield entry
         position = _skip(text, position)
         if text[position] == "]":
@@ -83,7 +90,39 @@ def _walk_page(text: str) -> Iterator[Entry]:
         position = _skip(text, position + 1)
 
 
-def _walk_entry(text: str, position: int) -> tuple[Entry, int]:
+def _walk_entry(text: str, position: int, starts: _EntryStarts) -> tuple[Entry, int]:
+    return _cut_entry(text, position, starts) or _walk_fields(text, position)
+
+
+def _cut_entry(text: str, start: int, starts: _EntryStarts) -> tuple[Entry, int] | None:
+    """The entry at `start` from one decode of its fields with the metadata cut out, or None.
+
+    The guesses (where the entry and its metadata end) are kept only when the metadata is one
+    object and the rest decodes to exactly one object; otherwise the fields are walked one by one.
+    """
+    starts.learn(text[start : text.find(":", start) + 1])
+    entry_close = text.rfind("}", start, starts.after(start + 1))
+    if entry_close < 0:
+        return None
+    metadata_end = text.rfind("}", start, entry_close) + 1
+    key = _METADATA_KEY.search(text, start, metadata_end)
+    if key is None or not is_one_object(text[key.end() : metadata_end]):
+        return None
+    if _METADATA_KEY.search(text, metadata_end, entry_close):
+        return None  # a second metadata key: the walk decides which one counts
+    rest = text[start : key.end()] + "null" + text[metadata_end : entry_close + 1]
+    try:
+        fields = json.loads(rest)
+    except json.JSONDecodeError:
+        return None
+    folded = {name.lower(): value for name, value in fields.items()}
+    if len(folded) != len(fields) or "metadata" not in folded:
+        return None  # keys differing only in case: the walk decides which one counts
+    del folded["metadata"]
+    return _to_entry(folded, text[key.end() : metadata_end]), entry_close + 1
+
+
+def _walk_fields(text: str, position: int) -> tuple[Entry, int]:
     if text[position] != "{":
         raise MalformedResponse("a change feed entry is not a JSON object")
     fields: dict[str, Any] = {}
@@ -109,6 +148,51 @@ def _walk_entry(text: str, position: int) -> tuple[Entry, int]:
         if text[position] != ",":
             raise json.JSONDecodeError("expected ',' or '}'", text, position)
         position = _skip(text, position + 1)
+
+
+def is_one_object(span: str) -> bool:
+    """Whether `span` is a single JSON object, judged by its strings and brackets only.
+
+    It does not check what lies between them (numbers, commas): the walk around it checks the
+    page's own structure, and that is what a truncated or non-JSON answer breaks.
+    """
+    if "\\" in span:
+        # Same length, so escaped quotes and backslashes no longer look like string ends.
+        span = span.replace("\\\\", "__").replace('\\"', "__")
+    # With strings bracket-free, every quote pairs with its neighbour and drops out; a quote
+    # left over means a string holds a bracket, and brackets alone no longer tell the shape.
+    shape = span.encode().translate(None, _NOT_SHAPE).replace(b'""', b"")
+    if b'"' in shape or shape[:1] != b"{" or shape[-1:] != b"}":
+        return False
+    inside = shape[1:-1]
+    while inside:
+        nested = inside.replace(b"[]", b"").replace(b"{}", b"")
+        if nested == inside:
+            return False  # unbalanced, or closed before the end: more than one value
+        inside = nested
+    return True
+
+
+class _EntryStarts:
+    """Where the next entry starts, found by how the entry before it opened (`{"sequence":`)."""
+
+    def __init__(self, text: str) -> None:
+        self.text = text
+        self.opening = ""
+        self.none_after = len(text)
+
+    def learn(self, opening: str) -> None:
+        if opening != self.opening:
+            self.opening, self.none_after = opening, len(self.text)
+
+    def after(self, position: int) -> int:
+        """The next entry's start after `position`, or the end of the page if there is none."""
+        if self.opening and position < self.none_after:
+            found = self.text.find(self.opening, position)
+            if found >= 0:
+                return found
+            self.none_after = position  # the page's last entry: no need to search again
+        return len(self.text)
 
 
 def _skip(text: str, position: int) -> int:
@@ -178,19 +262,35 @@ def http_page_fetcher(
     return fetch
 
 
-def read_window(fetch: FetchPage, start: int, end: int, page_size: int) -> Iterator[list[Entry]]:
+def read_window(
+    fetch: FetchPage, start: int, end: int, page_size: int
+) -> Generator[list[Entry], None, None]:
     """Every entry with start <= timestamp < end, a page at a time, until a page is not full.
 
     Every page read is yielded, the last one even when empty, so callers can count requests.
+    The next page is requested before a page is yielded, so the service works on it while the
+    caller lands this one; its errors are raised here, when the caller asks for that page.
     """
-    cursor, skip = start, 0
-    while True:
-        page = fetch(cursor, end, skip)
-        yield page
-        if len(page) < page_size:
-            return
-        last = page[-1].ticks
-        if last == cursor:
-            skip += len(page)
-        else:
-            cursor, skip = last, sum(1 for entry in page if entry.ticks == last)
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="changefeed") as reader:
+        cursor, skip = start, 0
+        pending = reader.submit(fetch, cursor, end, skip)
+        try:
+            while True:
+                page = pending.result()
+                if len(page) < page_size:
+                    yield page
+                    return
+                cursor, skip = next_cursor(page, cursor, skip)
+                pending = reader.submit(fetch, cursor, end, skip)
+                yield page
+        finally:
+            # The caller failed or stopped early: the page in flight is not wanted.
+            pending.cancel()
+
+
+def next_cursor(page: list[Entry], cursor: int, skip: int) -> tuple[int, int]:
+    """Where the page after a full `page` starts: its last timestamp, past the entries there."""
+    last = page[-1].ticks
+    if last == cursor:
+        return cursor, skip + len(page)
+    return last, sum(1 for entry in page if entry.ticks == last)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 from collections import Counter
 from collections.abc import Callable
+from contextlib import closing
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -73,22 +74,24 @@ def extract(
     lander = Lander(lake_dir, settings.batch_size)
     summary.files, summary.by_action = lander.files, lander.by_action
 
-    page_size = settings.page_size
-    for page in read_window(fetch, datetime_to_ticks(start), datetime_to_ticks(end), page_size):
-        extracted_at = datetime.now(UTC)
-        new = 0
-        for entry in page:
-            if entry.sequence in seen:
-                summary.already_landed += 1
-                continue
-            seen.add(entry.sequence)
-            lander.add({**entry.row, "extracted_at": extracted_at, "source": source})
-            new += 1
-        summary.pages += 1
-        summary.entries_read += len(page)
-        if on_page is not None:
-            on_page(len(page), new)
-        lander.land_if_full()
+    ticks = datetime_to_ticks(start), datetime_to_ticks(end)
+    # Closed on the way out, so a failure here does not leave the next page's request running.
+    with closing(read_window(fetch, *ticks, settings.page_size)) as pages:
+        for page in pages:
+            extracted_at = datetime.now(UTC)
+            new = 0
+            for entry in page:
+                if entry.sequence in seen:
+                    summary.already_landed += 1
+                    continue
+                seen.add(entry.sequence)
+                lander.add({**entry.row, "extracted_at": extracted_at, "source": source})
+                new += 1
+            summary.pages += 1
+            summary.entries_read += len(page)
+            if on_page is not None:
+                on_page(len(page), new)
+            lander.land_if_full()
     lander.land()
     summary.watermark_after = read_watermark(lake_dir)
     return summary

@@ -9,8 +9,8 @@ import pytest
 import requests
 from dicom_factory import make_instance, stow
 
-from extractor.changefeed import http_page_fetcher, parse_page, read_window
-from extractor.http import MalformedResponse, make_session
+from extractor.changefeed import http_page_fetcher, is_one_object, parse_page, read_window
+from extractor.http import MalformedResponse, SourceError, make_session
 from extractor.timestamps import format_ticks, parse_timestamp, ticks_to_datetime
 
 
@@ -67,6 +67,95 @@ def test_a_malformed_page_is_refused_with_the_reason(body: str, complaint: str) 
         parse_page(body)
 
 
+# Metadata documents that a scan of quotes and brackets could cut in the wrong place.
+TRICKY_METADATA = [
+    "{}",
+    '{"00100010": {"vr": "PN", "Value": [{"Alphabetic": "O\\"Brien^Ann]"}]}}',
+    '{"0008103E":{"vr":"LO","Value":["a}b{c[d]","}},{\\"sequence\\":"]}}',
+    '{"00081030":{"vr":"LO","Value":["back\\\\"]},"00081032":{"vr":"LO","Value":["\\\\\\""]}}',
+    '{"00100010":{"vr":"PN","Value":[{"Alphabetic":"Müller^Zoë 山田 \\u00e9"}]}}',
+    '{"00081115":{"vr":"SQ","Value":[{"0020000E":{"vr":"UI","Value":["1.2"]}},'
+    '{"00081150":{"vr":"UI","Value":["1.3"]}}]},"z":[[1,[2,[3]]],{},[]]}',
+    '{"00280030": {"vr": "DS", "Value": [0.50, 1E2, -0.0]} }',
+    '{"metadata":{"sequence":1},"a":"{\\"sequence\\":"}',
+    '{"sequence":2,"timestamp":"2026-01-02T03:04:05Z","metadata":{}}',
+]
+
+
+def _page(metadata: list[str], separator: str = "", trailing: str = "") -> str:
+    entries = [
+        f'{{"sequence":{n},{separator}"timestamp":"2026-01-02T03:04:0{n}Z",{separator}'
+        f'"metadata":{separator}{text}{trailing}}}'
+        for n, text in enumerate(metadata, start=1)
+    ]
+    return "[" + f",{separator}".join(entries) + "]"
+
+
+@pytest.mark.parametrize(
+    ("separator", "trailing"),
+    [("", ""), ("\n  ", "\n"), ("", ',"filePath":"a}b"'), ("", ',"filePath":"c\\"}"')],
+)
+def test_tricky_metadata_is_cut_exactly(separator: str, trailing: str) -> None:
+    page = _page(TRICKY_METADATA, separator, trailing)
+    entries = parse_page(page)
+    assert [entry.row["metadata"] for entry in entries] == TRICKY_METADATA
+    assert [entry.sequence for entry in entries] == list(range(1, len(TRICKY_METADATA) + 1))
+    decoded = json.loads(page)
+    assert [json.loads(entry.row["metadata"]) for entry in entries] == [
+        entry["metadata"] for entry in decoded
+    ]
+    if "filePath" in trailing:
+        assert {entry.row["file_path"] for entry in entries} == {decoded[0]["filePath"]}
+
+
+def test_metadata_key_casing_and_order_do_not_matter() -> None:
+    page = (
+        '[{"Metadata":{"a":["}"]},"Sequence":1,"TimeStamp":"2026-01-02T03:04:05Z"},'
+        '{"sequence":2,"MetaData":null,"timestamp":"2026-01-02T03:04:06Z"},'
+        '{"sequence":3,"timestamp":"2026-01-02T03:04:07Z","metadata":{"b":{}},"x":{"y":[]}}]'
+    )
+    first, second, third = parse_page(page)
+    assert first.row["metadata"] == '{"a":["}"]}' and first.sequence == 1
+    assert second.row["metadata"] is None
+    assert third.row["metadata"] == '{"b":{}}'
+
+
+def test_repeated_keys_count_as_the_last_one() -> None:
+    page = (
+        '[{"sequence":1,"metadata":{"a":1},"timestamp":"2026-01-02T03:04:05Z","metadata":null},'
+        '{"sequence":0,"Sequence":1,"sequence":2,"timestamp":"2026-01-02T03:04:06Z",'
+        '"metadata":{"b":2}}]'
+    )
+    first, second = parse_page(page)
+    assert first.row["metadata"] is None
+    assert second.sequence == 2 and second.row["metadata"] == '{"b":2}'
+
+
+@pytest.mark.parametrize(
+    ("span", "one"),
+    [
+        ('{"a":[1,{"b":[]}]}', True),
+        ('{"a":"x\\\\"}', True),
+        ("{}{}", False),
+        ('{"a":1}},{"b":{}', False),
+        ('{"a":[1}', False),
+        ('{"a":[1]]}', False),
+        ('{"a":"x\\"}', False),
+        ('{"a":"}"}', False),  # a bracket in a string: not provable this way, so decoded instead
+        ('["a"]', False),
+    ],
+)
+def test_one_object_is_told_by_strings_and_brackets(span: str, one: bool) -> None:
+    assert is_one_object(span) is one
+
+
+def test_a_page_cut_anywhere_is_refused() -> None:
+    page = _page(TRICKY_METADATA[1:6], "", ',"filePath":"a}b"')
+    for length in range(len(page)):
+        with pytest.raises(MalformedResponse):
+            parse_page(page[:length])
+
+
 def _everything(service_url: str, page_size: int) -> list[int]:
     fetch = http_page_fetcher(make_session(None, 2), service_url, page_size, timeout=10)
     end = parse_timestamp("9999-01-01T00:00:00Z")
@@ -102,3 +191,20 @@ def test_the_window_end_is_exclusive_and_the_start_inclusive(dicom_service) -> N
         "vr": "CS",
         "Value": ["CT"],
     }
+
+
+def test_an_error_reading_the_next_page_surfaces_after_the_page_before(dicom_service) -> None:
+    stow(dicom_service.url, [make_instance() for _ in range(6)])
+    fetch = http_page_fetcher(make_session(None, 0), dicom_service.url, 2, timeout=10)
+    calls = []
+
+    def outage_from_the_second_page(start: int, end: int, offset: int) -> list:
+        calls.append(start)
+        if len(calls) == 2:  # requested in the background while the first page is handed out
+            dicom_service.faults.queue(*[503] * 4)
+        return fetch(start, end, offset)
+
+    pages = read_window(outage_from_the_second_page, 0, parse_timestamp("9999-01-01T00:00:00Z"), 2)
+    assert [entry.sequence for entry in next(pages)] == [1, 2]
+    with pytest.raises(SourceError, match="503"):
+        next(pages)
