@@ -148,3 +148,15 @@
     select * from {{ ref('stg_changefeed__events') }}
     where {{ loaded_since_watermark() }}
 {%- endmacro %}
+
+{#-
+    The staged documents (sequence, metadata) of the instances in the relation `instances`, by
+    their metadata_sequence: a semi join on the sequence, so the text is never hashed.
+-#}
+{% macro documents_of(instances) -%}
+    select
+        staged.sequence,
+        staged.metadata
+    from {{ ref('stg_changefeed__events') }} as staged
+    where staged.sequence in (select {{ instances }}.metadata_sequence from {{ instances }})
+{%- endmacro %}

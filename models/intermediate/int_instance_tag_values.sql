@@ -25,12 +25,7 @@ changed_instances as (
 
 documents as (
 
-    -- the changed instances' documents only: a semi join, so the text is never hashed
-    select
-        sequence,
-        metadata
-    from {{ ref('stg_changefeed__events') }}
-    where sequence in (select changed_instances.metadata_sequence from changed_instances)
+    {{ documents_of('changed_instances') }}
 
 ),
 

@@ -39,12 +39,7 @@ tag_values as (
 
 documents as (
 
-    -- the changed instances' documents only: a semi join, so the text is never hashed
-    select
-        sequence,
-        metadata
-    from {{ ref('stg_changefeed__events') }}
-    where sequence in (select instances.metadata_sequence from instances)
+    {{ documents_of('instances') }}
 
 ),
 
