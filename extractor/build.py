@@ -123,9 +123,16 @@ def _profiles_arguments(project: Path, dbt_dir: Path) -> list[str]:
 
 
 def build(
-    lake_dir: Path, *, project_dir: Path | None = None, select: str | None = None
+    lake_dir: Path,
+    *,
+    project_dir: Path | None = None,
+    select: str | None = None,
+    full_refresh: bool = False,
 ) -> BuildResult:
     """Run `dbt build` on the landed change feed of `lake_dir`.
+
+    `full_refresh` rebuilds every incremental model from everything landed (after a change to a
+    macro, which the models' fingerprints do not cover).
 
     Raises EmptyLandingZoneError when no Parquet file has landed under
     `<lake_dir>/landing/changefeed/`. Warnings (malformed values, quarantined metadata) do not
@@ -140,6 +147,8 @@ def build(
     arguments = ["build"]
     if select:
         arguments += ["--select", select]
+    if full_refresh:
+        arguments.append("--full-refresh")
     outcome = run_dbt(lake_dir, arguments, project_dir=project_dir)
 
     failed: list[str] = []

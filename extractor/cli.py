@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import inspect
 import shutil
+import typing
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
@@ -132,6 +133,13 @@ LogFormat = Annotated[
     ),
 ]
 Quiet = Annotated[bool, typer.Option("--quiet", "-q", help="No progress line; warnings only.")]
+FullRefresh = Annotated[
+    bool,
+    typer.Option(
+        help="Rebuild every model from all that has landed and re-merge every row into Delta "
+        "(after changing a macro)."
+    ),
+]
 
 
 def _fail(code: ExitCode, message: str) -> typer.Exit:
@@ -276,13 +284,16 @@ def build_command(
     delta_uri: DeltaUri = None,
     publish: Publish = True,
     partition_delta: PartitionDelta = False,
+    full_refresh: FullRefresh = False,
     quiet: Quiet = False,
     log_format: LogFormat = LogStyle.plain,
 ) -> None:
     """Run `dbt build` over what has landed, then publish the marts as Delta tables."""
 
     def steps(report: JobReport) -> None:
-        _build_and_publish(lake, dbt_project, delta_uri, publish, partition_delta, report)
+        _build_and_publish(
+            lake, dbt_project, delta_uri, publish, partition_delta, full_refresh, report
+        )
 
     _execute("build", lake, quiet, log_format, steps)
 
@@ -293,14 +304,15 @@ def _build_and_publish(
     delta_uri: str | None,
     publish: bool,
     partition_delta: bool,
+    full_refresh: bool,
     report: JobReport,
 ) -> None:
-    build_step(lake, dbt_project, report)
+    build_step(lake, dbt_project, report, full_refresh=full_refresh)
     warned = report.build.warned
     typer.echo("dbt build       passed" + (f", warnings: {', '.join(warned)}" if warned else ""))
     if not publish:
         return
-    publish_step(lake, delta_uri, partition_delta, report)
+    publish_step(lake, delta_uri, partition_delta, report, full_refresh=full_refresh)
     for table in report.publication.tables:
         version = "unchanged" if table.version is None else f"version {table.version}"
         typer.echo(
@@ -316,8 +328,12 @@ def _options_of(*commands: Callable[..., None]) -> Callable[[Callable[..., None]
         parameters: dict[str, inspect.Parameter] = {}
         annotations: dict[str, Any] = {}
         for other in commands:
-            parameters.update(inspect.signature(other).parameters)
-            annotations.update(other.__annotations__)
+            # evaluated, with their typer.Option metadata (envvar, help): typer reads the
+            # signature's annotations as they are, and these are strings (future annotations)
+            hints = typing.get_type_hints(other, include_extras=True)
+            for name, parameter in inspect.signature(other).parameters.items():
+                parameters[name] = parameter.replace(annotation=hints[name])
+                annotations[name] = hints[name]
         command.__signature__ = inspect.Signature(list(parameters.values()))  # type: ignore[attr-defined]
         command.__annotations__ = annotations
         return command
@@ -342,6 +358,7 @@ def run_command(**options: Any) -> None:
             options["delta_uri"],
             options["publish"],
             options["partition_delta"],
+            options["full_refresh"],
             report,
         )
 
@@ -412,7 +429,7 @@ def demo_command(
                 service_url=service.url, lake_dir=lake, auth="none", lag=timedelta(0)
             )
             _extract_and_describe(settings, report, quiet=False)
-        _build_and_publish(lake, None, None, True, False, report)
+        _build_and_publish(lake, None, None, True, False, False, report)
         typer.echo(show_tables(lake))
 
     _execute("demo", lake, False, LogStyle.plain, steps)

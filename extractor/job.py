@@ -159,12 +159,14 @@ def extract_orthanc_step(settings: OrthancSettings, report: JobReport, show_prog
         )
 
 
-def build_step(lake_dir: Path, dbt_project: Path | None, report: JobReport) -> None:
+def build_step(
+    lake_dir: Path, dbt_project: Path | None, report: JobReport, *, full_refresh: bool = False
+) -> None:
     from extractor.build import EmptyLandingZoneError, build
 
     try:
         with _timed(report, "build"):
-            report.build = build(lake_dir, project_dir=dbt_project)
+            report.build = build(lake_dir, project_dir=dbt_project, full_refresh=full_refresh)
     except (EmptyLandingZoneError, FileNotFoundError) as error:
         raise JobFailure(ExitCode.BUILD_FAILURE, str(error)) from None
     if not report.build.success:
@@ -179,14 +181,22 @@ def describe_build_failure(result: Any) -> str:
 
 
 def publish_step(
-    lake_dir: Path, delta_uri: str | None, partition_delta: bool, report: JobReport
+    lake_dir: Path,
+    delta_uri: str | None,
+    partition_delta: bool,
+    report: JobReport,
+    *,
+    full_refresh: bool = False,
 ) -> None:
     from extractor.publish import publish
 
     try:
         with _timed(report, "publish"):
             report.publication = publish(
-                lake_dir, delta_uri, partition_by_partition_name=partition_delta
+                lake_dir,
+                delta_uri,
+                partition_by_partition_name=partition_delta,
+                full_refresh=full_refresh,
             )
     except Exception as error:  # any storage failure: each table stays at its old or new version
         raise JobFailure(ExitCode.PUBLISH_FAILURE, f"Delta publication failed: {error}") from None

@@ -7,6 +7,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import duckdb
+from deltalake import DeltaTable
 from dicom_factory import free_port, make_instance, stow
 
 
@@ -75,3 +77,25 @@ def test_the_demo_never_clears_a_lake_it_did_not_make(tmp_path: Path) -> None:
     result = dicom_lake("demo", "--lake", str(tmp_path))
     assert result.returncode == 2 and "did not write" in result.stderr
     assert (tmp_path / "precious.parquet").read_text() == "keep me"
+
+
+def test_full_refresh_rebuilds_what_an_incremental_build_keeps(dicom_service, lake_dir) -> None:
+    stow(dicom_service.url, [make_instance() for _ in range(2)])
+    env = {"DICOM_SERVICE_URL": dicom_service.url, "DICOM_LAKE_DIR": str(lake_dir)}
+    assert dicom_lake("run", "--lag", "0", env=env).returncode == 0
+    warehouse = str(lake_dir / "warehouse.duckdb")
+    with duckdb.connect(warehouse) as connection:  # as if a macro had changed since
+        connection.execute("update instance set file_path = 'stale'")
+
+    def file_paths() -> set[str]:
+        with duckdb.connect(warehouse, read_only=True) as connection:
+            rows = connection.execute("select file_path from instance").fetchall()
+        return {path for (path,) in rows}
+
+    assert dicom_lake("build", env=env).returncode == 0
+    assert file_paths() == {"stale"}  # nothing new landed: the rows are kept
+    refreshed = dicom_lake("build", "--full-refresh", env=env)
+    assert refreshed.returncode == 0, refreshed.stderr
+    assert "stale" not in file_paths()
+    published = DeltaTable(str(lake_dir / "delta" / "instance")).to_pyarrow_table()
+    assert "stale" not in published.column("file_path").to_pylist()
