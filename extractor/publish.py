@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import logging
 import os
+import shutil
 import tempfile
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
@@ -52,6 +53,8 @@ META_TABLE = "dicom_lake.table"
 _DELETE_FLAG = "__dicom_lake_delete"
 # rows per record batch when a table is created (about 100 MB of metadata documents at 10 KB)
 _CREATE_BATCH_ROWS = 10_000
+# where a table's creation sorts its runs, under the lake directory
+_SCRATCH_PREFIX = ".publish-"
 # DuckDB's share of the publication's memory (it spills past it); delta-rs needs the rest
 _DUCKDB_MEMORY_LIMIT = "1GB"
 # A MERGE rewrites whole files: smaller files rewrite less per changed study, larger ones leave
@@ -206,6 +209,9 @@ def publish(
     """
     lake_dir = Path(lake_dir)
     uri = resolve_delta_uri(lake_dir, delta_uri)
+    # Scratch runs of a creation killed half-way (publications never overlap: the run lock)
+    for stale in lake_dir.glob(f"{_SCRATCH_PREFIX}*"):
+        shutil.rmtree(stale, ignore_errors=True)
     if watermark is None:
         watermark = read_watermark(lake_dir)
         if watermark is None:
@@ -356,7 +362,7 @@ def _create_table(
     rows = connection.sql(f"select count(*) from main.{table}").fetchall()[0][0]
     # Sorted by key, a study's rows land in one or two files, which later MERGEs can rewrite
     # alone; streamed to delta-rs as record batches, sorted run by run in bounded memory.
-    with tempfile.TemporaryDirectory(dir=scratch_root, prefix=".publish-") as scratch:
+    with tempfile.TemporaryDirectory(dir=scratch_root, prefix=_SCRATCH_PREFIX) as scratch:
         data = clustered_batches(
             connection,
             table,

@@ -545,6 +545,18 @@ def test_a_lost_delta_table_is_recreated(archive: FakeArchive, delta_uri: str) -
     assert_published(archive, delta_uri)
 
 
+def test_scratch_runs_of_a_killed_creation_are_cleared(
+    archive: FakeArchive, delta_uri: str
+) -> None:
+    stale = archive.lake_dir / ".publish-killed"
+    stale.mkdir()
+    (stale / "run-00000000.parquet").write_bytes(b"PAR1")
+    publish(archive.lake_dir, delta_uri, watermark=archive.watermark)
+    assert not stale.exists()
+    assert list(archive.lake_dir.glob(".publish-*")) == []  # its own scratch is gone too
+    assert_published(archive, delta_uri)
+
+
 def test_watermark_defaults_to_what_has_landed(archive: FakeArchive, delta_uri: str) -> None:
     from extractor.landing import write_batch
 
