@@ -26,6 +26,7 @@ that cannot hold one instead of reading every file.
 
 from __future__ import annotations
 
+import bisect
 import logging
 import os
 import shutil
@@ -39,6 +40,7 @@ from typing import Any
 import duckdb
 import pyarrow as pa
 import pyarrow.compute as pc
+import pyarrow.dataset
 from deltalake import CommitProperties, DeltaTable, Transaction, write_deltalake
 
 from extractor.clustered import clustered_batches
@@ -293,9 +295,11 @@ def _publish_table(
     params: list[Any] = []
     if full_refresh or added or previous is None:
         upserts = f"select {select_list} from main.{table}"
+        published: pyarrow.dataset.Dataset | pa.Table = delta.to_pyarrow_dataset()
     else:
         upserts, params = _changed_rows(connection, table, select_list, previous)
-    connection.register("delta_keys", delta.to_pyarrow_dataset())
+        published = _published_keys_of_touched_studies(connection, delta, keys)
+    connection.register("delta_keys", published)
     try:
         source = _merge_source(connection, table, keys, upserts, params)
     finally:
@@ -461,6 +465,45 @@ def _changed_rows(
     ).fetchall()
     rows = f"select {select_list} from main.{table} where rowid in (select unnest(?::bigint[]))"
     return rows, [[row_id for (row_id,) in row_ids]]
+
+
+def _published_keys_of_touched_studies(
+    connection: duckdb.DuckDBPyConnection, delta: DeltaTable, keys: tuple[str, ...]
+) -> pa.Table:
+    """The table's published keys, from the files that may hold a study with unpublished events.
+
+    A row leaves a mart only through an event of its instance, so the rows to delete are in
+    those studies; a file whose statistics rule them all out is not read.
+    """
+    studies = sorted(
+        study
+        for (study,) in connection.execute(
+            f"select distinct study_instance_uid from {_UNPUBLISHED}"
+        ).fetchall()
+    )
+    files = pa.table(delta.get_add_actions(flatten=True))
+    low, high = f"min.{_PRUNING_KEY}", f"max.{_PRUNING_KEY}"
+    if low in files.column_names and high in files.column_names:
+        paths, lows, highs = (files[name].to_pylist() for name in ("path", low, high))
+        bounds = zip(paths, lows, highs, strict=True)
+        wanted = {path for path, first, last in bounds if _may_hold_one_of(studies, first, last)}
+    else:  # no statistics: every file may hold one
+        wanted = set(files["path"].to_pylist())
+    dataset = delta.to_pyarrow_dataset()
+    fragments = [fragment for fragment in dataset.get_fragments() if fragment.path in wanted]
+    touched = pyarrow.dataset.FileSystemDataset(
+        fragments, dataset.schema, dataset.format, dataset.filesystem
+    )
+    return touched.to_table(columns=list(keys))
+
+
+def _may_hold_one_of(studies: list[str], first: str | None, last: str | None) -> bool:
+    """Whether a file whose study UIDs run from `first` to `last` may hold one of `studies`."""
+    if first is None or last is None:
+        return True
+    # Python orders str by code point, which is the UTF-8 byte order of Parquet statistics.
+    index = bisect.bisect_left(studies, first)
+    return index < len(studies) and studies[index] <= last
 
 
 def _note_unpublished_events(

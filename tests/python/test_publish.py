@@ -369,6 +369,33 @@ def test_a_merge_rewrites_only_the_files_of_the_changed_study(tmp_path: Path) ->
     assert_published(archive, delta_uri)
 
 
+def test_deletes_are_found_without_reading_the_files_of_other_studies(tmp_path: Path) -> None:
+    archive = FakeArchive(tmp_path / "lake")
+    for n in range(1100):
+        for study in ("5.1", "5.2", "5.3"):
+            archive.event("Created", study, f"{study}.1", f"{study}.1.{n}")
+    archive.build()
+    delta_uri = str(tmp_path / "delta")
+    publish(archive.lake_dir, delta_uri, watermark=archive.watermark, target_file_size=1)
+    archive.event("Deleted", "5.2", "5.2.1", "5.2.1.7")
+    archive.build()
+    # A publication that read a file of another study would fail: take those files away.
+    instance = f"{delta_uri}/instance"
+    aside = tmp_path / "aside"
+    aside.mkdir()
+    for path, held in studies_by_file(instance).items():
+        if "5.2" not in held:
+            Path(instance, path).rename(aside / path)
+
+    publish(archive.lake_dir, delta_uri, watermark=archive.watermark)
+
+    merge = DeltaTable(instance).history(limit=1)[0]["operationMetrics"]
+    assert merge["num_target_rows_deleted"] == 1
+    for path in aside.iterdir():
+        path.rename(Path(instance, path.name))
+    assert_published(archive, delta_uri)
+
+
 def test_the_merge_predicate_lets_delta_rs_skip_files_without_the_study(tmp_path: Path) -> None:
     uri = str(tmp_path / "table")
     rows = [{"study_instance_uid": s, "n": n} for s in ("5.1", "5.2", "5.3") for n in range(1100)]
