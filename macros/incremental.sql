@@ -51,12 +51,12 @@
     SQL condition: the row's load is newer than the watermark of the model being built (always
     true when the model takes in every row: rows staged before load_id existed have none).
 -#}
-{% macro loaded_since_watermark(relation_alias=none) -%}
+{% macro loaded_since_watermark() -%}
     {%- set watermark = load_watermark() -%}
     {%- if watermark == 0 -%}
         true
     {%- else -%}
-        {{ relation_alias ~ '.' if relation_alias }}load_id > {{ watermark }}
+        load_id > {{ watermark }}
     {%- endif -%}
 {%- endmacro %}
 
@@ -73,28 +73,35 @@
 {%- endmacro %}
 
 {#-
+    SQL condition: the row's `keys` are among those of the `changed` query (a semi join; true
+    when the model takes in every row).
+-#}
+{% macro rows_among(keys, changed) -%}
+    {%- if takes_all_rows() -%}
+        true
+    {%- else -%}
+        ({{ keys | join(', ') }}) in (select {{ keys | join(', ') }} from ({{ changed }}) as changed)
+    {%- endif -%}
+{%- endmacro %}
+
+{#- The row's instance is among those of the `changed` query. -#}
+{% macro instance_among(changed) -%}
+    {{ rows_among(instance_key_columns(), changed) }}
+{%- endmacro %}
+
+{#- The row's group (series, study: its `keys`) holds an instance that changed. -#}
+{% macro group_changed(keys) -%}
+    {{ rows_among(keys, groups_changed_since_watermark(keys)) }}
+{%- endmacro %}
+
+{#-
     pre-hook of an incremental model: delete the target's rows whose `keys` appear in the
     `changed` query (the groups this build recomputes, gone ones included), so the build can
     append their new rows. Every row when the model takes in every row.
 -#}
 {% macro delete_changed_rows(keys, changed) -%}
     {%- if is_incremental() -%}
-        delete from {{ this }}
-        {%- if not takes_all_rows() %}
-        where ({{ keys | join(', ') }}) in (select {{ keys | join(', ') }} from ({{ changed }}) as changed)
-        {%- endif %}
-    {%- endif -%}
-{%- endmacro %}
-
-{#-
-    SQL condition: the row's instance is among those of the `changed` query (a semi join; true
-    when the model takes in every row).
--#}
-{% macro instance_among(changed) -%}
-    {%- if takes_all_rows() -%}
-        true
-    {%- else -%}
-        ({{ instance_key() }}) in (select {{ instance_key() }} from ({{ changed }}) as changed)
+        delete from {{ this }} where {{ rows_among(keys, changed) }}
     {%- endif -%}
 {%- endmacro %}
 
@@ -114,7 +121,7 @@
     (int_instances_current carries the load that last changed each instance), gone ones included.
 -#}
 {% macro instances_changed_since_watermark() -%}
-    select {{ instance_key() }}, is_present, load_id
+    select {{ instance_key() }}
     from {{ ref('int_instances_current') }}
     where {{ loaded_since_watermark() }}
 {%- endmacro %}

@@ -5,7 +5,6 @@
 
 {{
     config(
-        incremental_strategy='append',
         pre_hook="{{ delete_staged_instances() }}",
     )
 }}

@@ -8,7 +8,6 @@
 
 {{
     config(
-        incremental_strategy='append',
         on_schema_change='sync_all_columns',
         pre_hook="{{ delete_changed_instances() }}",
     )

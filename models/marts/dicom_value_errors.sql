@@ -9,7 +9,6 @@
 
 {{
     config(
-        incremental_strategy='append',
         pre_hook="{{ delete_changed_instances() }}",
     )
 }}

@@ -4,7 +4,6 @@
 
 {{
     config(
-        incremental_strategy='append',
         pre_hook="{{ delete_changed_instances() }}",
     )
 }}

@@ -15,7 +15,6 @@
 
 {{
     config(
-        incremental_strategy='append',
         on_schema_change='sync_all_columns',
         pre_hook="{{ delete_changed_groups(['partition_name', 'study_instance_uid']) }}",
     )
@@ -23,30 +22,24 @@
 
 with
 
-changed_groups as (
-
-    {{ groups_changed_since_watermark(keys) }}
-
-),
-
 instances as (
 
-    select instances.* from {{ ref('instance') }} as instances
-    inner join changed_groups on {{ columns_match('instances', 'changed_groups', keys) }}
+    select * from {{ ref('instance') }}
+    where {{ group_changed(keys) }}
 
 ),
 
 series as (
 
-    select series.* from {{ ref('series') }} as series
-    inner join changed_groups on {{ columns_match('series', 'changed_groups', keys) }}
+    select * from {{ ref('series') }}
+    where {{ group_changed(keys) }}
 
 ),
 
 events as (
 
-    select events.* from {{ ref('int_instance_events_ordered') }} as events
-    inner join changed_groups on {{ columns_match('events', 'changed_groups', keys) }}
+    select * from {{ ref('int_instance_events_ordered') }}
+    where {{ group_changed(keys) }}
 
 ),
 
