@@ -40,7 +40,8 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from bench.templates import KIND_SERIES, Template, reference_item, templates
-from extractor.landing import LANDING_SCHEMA, changefeed_dir
+from extractor.lake import Lake
+from extractor.landing import LANDING_SCHEMA
 
 PARTITION = "Microsoft.Default"
 SOURCE = "https://bench-dicom.dicom.azurehealthcareapis.com"
@@ -507,7 +508,7 @@ def landing_table(plan: Plan, low: int, high: int) -> pa.Table:
 
 def write_landing_file(lake_dir: Path, table: pa.Table) -> Path:
     """One landing file, named and written like the extractor's (temporary name, then rename)."""
-    directory = changefeed_dir(lake_dir)
+    directory = Lake(lake_dir).changefeed
     directory.mkdir(parents=True, exist_ok=True)
     first, last = table["sequence"][0].as_py(), table["sequence"][-1].as_py()
     name = f"changefeed-{first:020d}-{last:020d}-{uuid.uuid4().hex[:12]}.parquet"
@@ -581,7 +582,7 @@ def plan_changes(
     series and instances. Shares are of `changes`; updates and deletes touch distinct studies.
     """
     rng = random.Random(seed)
-    files = str(changefeed_dir(lake_dir) / "*.parquet")
+    files = Lake(lake_dir).changefeed_glob
     with duckdb.connect() as connection:
         connection.execute("set TimeZone = 'UTC'")
         last_sequence, last_time = connection.execute(

@@ -26,15 +26,16 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from extractor.landing import write_batch
-from extractor.orthanc import (
+from extractor.landing import LandingZone
+from extractor.sources import Batches
+from extractor.sources.orthanc import (
     ORTHANC_PARTITION,
     OrthancClient,
     OrthancSettings,
     extract_orthanc,
     landed_sequence,
 )
-from extractor.reconcile import Reconciliation, landed_present, reconcile
+from extractor.sources.orthanc.reconcile import Reconciliation, reconcile
 
 
 def orthanc_id(number: int) -> str:
@@ -45,9 +46,9 @@ def orthanc_id(number: int) -> str:
 def land_instances(lake: Path, count: int, rows_per_file: int = 5000) -> None:
     now = datetime.now(UTC)
     metadata = '{"00080060": {"vr": "CS", "Value": ["CT"]}}'
+    landing = LandingZone(lake)
     for start in range(0, count, rows_per_file):
-        write_batch(
-            lake,
+        landing.land(
             [
                 {
                     "sequence": landed_sequence(4 * n + 1),
@@ -105,14 +106,14 @@ def measure_computation(instances: int, deleted: int, page_size: int) -> dict[st
         landing_s = time.monotonic() - started
 
         started = time.monotonic()
-        present = landed_present(lake).num_rows
+        present = LandingZone(lake).present_instances().num_rows
         query_s = time.monotonic() - started
 
         def timed_reconcile(server: SimulatedOrthanc) -> tuple[Reconciliation, float]:
             started = time.monotonic()
             report = reconcile(
-                lake,
                 server,
+                Batches(LandingZone(lake), batch_size=5000),
                 read_to=4 * instances + 10,
                 source="bench",
                 list_page_size=page_size,
@@ -141,10 +142,10 @@ def measure_computation(instances: int, deleted: int, page_size: int) -> dict[st
 def measure_http(server_instances: int, scale_to: int, page_size: int) -> dict[str, Any] | str:
     tests = Path(__file__).resolve().parent.parent / "tests" / "python"
     sys.path.insert(0, str(tests))
-    from dicom_factory import make_instance
-    from orthanc_server import OrthancServer, find_orthanc
+    from support.dicom_factory import make_instance
+    from support.orthanc_server import OrthancServer, find_orthanc
 
-    from extractor.http import make_session
+    from extractor.sources import make_session
 
     install, why = find_orthanc()
     if install is None:
@@ -162,7 +163,7 @@ def measure_http(server_instances: int, scale_to: int, page_size: int) -> dict[s
         session = make_session(None, 2)
         started = time.monotonic()
         extracted = extract_orthanc(
-            OrthancSettings(url=server.url, lake_dir=Path(directory) / "lake"), session
+            OrthancSettings(url=server.url), session, LandingZone(Path(directory) / "lake")
         )
         extract_s = time.monotonic() - started
         client = OrthancClient(session, server.url, 60)

@@ -16,6 +16,8 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
+from extractor.lake import Lake
+
 StageFunction = Callable[..., dict[str, Any]]
 
 
@@ -117,9 +119,7 @@ def floor(lake: str) -> dict[str, Any]:
     """Read every landed file and parse every metadata document once (json_valid)."""
     import duckdb
 
-    from extractor.landing import changefeed_dir
-
-    files = str(changefeed_dir(Path(lake)) / "*.parquet")
+    files = Lake(Path(lake)).changefeed_glob
     with duckdb.connect() as connection:
         rows, documents, valid = connection.execute(
             "select count(*), count(metadata), count(*) filter (where json_valid(metadata))"
@@ -137,7 +137,7 @@ def build(lake: str) -> dict[str, Any]:
     if not result.success:
         raise RuntimeError(f"dbt build failed: {result.failed} {result.messages} {result.error}")
     timings: dict[str, float] = {}
-    run_results = Path(lake) / "dbt" / "target" / "run_results.json"
+    run_results = Lake(Path(lake)).dbt_target / "run_results.json"
     if run_results.is_file():
         for node in json.loads(run_results.read_text()).get("results", []):
             timings[node["unique_id"]] = round(float(node.get("execution_time") or 0), 3)
@@ -151,7 +151,7 @@ def build(lake: str) -> dict[str, Any]:
 
 
 def publish(lake: str) -> dict[str, Any]:
-    from extractor.publish import publish as delta_publish
+    from extractor.delta import publish as delta_publish
 
     marks: list[tuple[str, float]] = []
 
@@ -160,7 +160,7 @@ def publish(lake: str) -> dict[str, Any]:
             if record.msg.startswith("published %s"):
                 marks.append((str(record.args[0]), time.perf_counter()))  # type: ignore[index]
 
-    logger = logging.getLogger("extractor.publish")
+    logger = logging.getLogger("extractor.delta.publish")
     logger.setLevel(logging.INFO)
     logger.addHandler(Marker())
     started = time.perf_counter()
@@ -181,7 +181,12 @@ def publish(lake: str) -> dict[str, Any]:
             for table in result.tables
         },
         "delta_mb": round(
-            sum(f.stat().st_size for f in (Path(lake) / "delta").rglob("*") if f.is_file()) / 1e6,
+            sum(
+                f.stat().st_size
+                for f in Path(Lake(Path(lake)).default_delta_uri).rglob("*")
+                if f.is_file()
+            )
+            / 1e6,
             1,
         ),
     }
@@ -276,11 +281,11 @@ def extract_service(
 
 def extract_client(url: str, lake: str, page_size: int) -> dict[str, Any]:
     """`extract()` with `http_page_fetcher`, as `dicom-lake extract` runs it, timed by part."""
-    import extractor.changefeed as changefeed
-    import extractor.extract as extract_module
-    import extractor.landing as landing
-    from extractor.http import make_session
-    from extractor.settings import ExtractSettings
+    import extractor.landing.zone as landing_zone
+    import extractor.sources.azure.feed as feed
+    from extractor.landing import LandingZone
+    from extractor.sources import make_session
+    from extractor.sources.azure import AzureSettings, extract
 
     spent = {"fetch": 0.0, "parse": 0.0, "land": 0.0}
 
@@ -294,21 +299,20 @@ def extract_client(url: str, lake: str, page_size: int) -> dict[str, Any]:
 
         return wrapper
 
-    changefeed.parse_page = timed("parse", changefeed.parse_page)  # type: ignore[assignment]
-    landing.write_batch = timed("land", landing.write_batch)  # type: ignore[assignment]
-    settings = ExtractSettings(
+    feed.parse_page = timed("parse", feed.parse_page)  # type: ignore[assignment]
+    landing_zone.write_batch = timed("land", landing_zone.write_batch)  # type: ignore[assignment]
+    settings = AzureSettings(
         service_url=url,
-        lake_dir=Path(lake),
         auth="none",
         lag=timedelta(0),
         overlap=timedelta(0),
         page_size=page_size,
     )
     session = make_session(None, settings.max_retries)
-    fetch = timed("fetch", changefeed.http_page_fetcher(session, url, page_size, settings.timeout))
+    fetch = timed("fetch", feed.http_page_fetcher(session, url, page_size, settings.timeout))
     cpu = _cpu_seconds()
     started = time.perf_counter()
-    summary = extract_module.extract(settings, fetch)
+    summary = extract(settings, fetch, LandingZone(Path(lake)))
     seconds = time.perf_counter() - started
     return {
         "extract_seconds": round(seconds, 3),

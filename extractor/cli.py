@@ -2,31 +2,48 @@
 
 from __future__ import annotations
 
-import inspect
+import re
 import shutil
-import typing
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated
 
+import duckdb
 import typer
 
-from extractor.extract import ExtractSummary
+from extractor.delta import TABLES, maintain, resolve_delta_uri
 from extractor.job import (
     ExitCode,
     JobFailure,
-    JobReport,
+    Run,
     build_step,
+    configure_logging,
     execute,
     extract_orthanc_step,
     extract_step,
     publish_step,
 )
-from extractor.logs import configure_logging
-from extractor.orthanc import OrthancExtractSummary, OrthancSettings
-from extractor.settings import ExtractSettings, default_auth, parse_duration, public_url
+from extractor.lake import Lake
+from extractor.sources import ExtractSummary, Watermark, public_url
+from extractor.sources.azure import AzureSettings, default_auth
+from extractor.sources.orthanc import OrthancExtractSummary, OrthancSettings
+
+DATA_QUALITY_MARTS = ("dicom_value_errors", "metadata_quarantine", "feed_anomalies")
+
+_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)?\s*$")
+_UNIT_SECONDS = {"ms": 0.001, "s": 1, "m": 60, "h": 3600, "d": 86400}
+
+
+def parse_duration(text: str) -> timedelta:
+    """'15m', '90s', '1h', '0' -> timedelta; a bare number means seconds."""
+    match = _DURATION.match(text)
+    if match is None:
+        raise ValueError(f"not a duration: {text!r} (use e.g. 90s, 15m, 1h, 2d)")
+    value, unit = match.groups()
+    return timedelta(seconds=float(value) * _UNIT_SECONDS[unit or "s"])
 
 
 class Source(StrEnum):
@@ -142,16 +159,27 @@ FullRefresh = Annotated[
 ]
 
 
+@dataclass(frozen=True)
+class BuildOptions:
+    """What `build` and `run` are told about the build and the publication."""
+
+    dbt_project: Path | None = None
+    delta_uri: str | None = None
+    publish: bool = True
+    partition_delta: bool = False
+    full_refresh: bool = False
+
+
 def _fail(code: ExitCode, message: str) -> typer.Exit:
     typer.secho(f"error: {message}", err=True, fg=typer.colors.RED)
     return typer.Exit(int(code))
 
 
 def _execute(
-    command: str, lake: Path, quiet: bool, log_format: str, steps: Callable[[JobReport], None]
+    command: str, lake: Path, *, quiet: bool, log_format: str, steps: Callable[[Run], None]
 ) -> None:
     """Run a command's steps as one job and exit with its documented code."""
-    configure_logging(quiet, log_format)
+    configure_logging(quiet=quiet, log_format=log_format)
     try:
         report = execute(command, lake, steps)
     except JobFailure as failure:
@@ -161,8 +189,8 @@ def _execute(
 
 def _source_settings(
     source: Source,
+    *,
     url: str,
-    lake: Path,
     auth: str | None,
     lag: str,
     overlap: str,
@@ -173,7 +201,7 @@ def _source_settings(
     retries: int,
     reconcile_every: int,
     reconcile_check: bool,
-) -> ExtractSettings | OrthancSettings:
+) -> AzureSettings | OrthancSettings:
     if not url:
         raise _fail(ExitCode.USAGE, "no service URL: pass --url or set DICOM_SERVICE_URL")
     if start_time is not None and start_time.tzinfo is None:
@@ -182,7 +210,6 @@ def _source_settings(
         if source is Source.orthanc:
             return OrthancSettings(
                 url=url,
-                lake_dir=lake,
                 page_size=page_size or 1000,
                 batch_size=batch_size,
                 timeout=timeout,
@@ -190,9 +217,8 @@ def _source_settings(
                 reconcile_every=reconcile_every,
                 reconcile_check=reconcile_check,
             )
-        return ExtractSettings(
+        return AzureSettings(
             service_url=url,
-            lake_dir=lake,
             auth=auth or default_auth(url),
             lag=parse_duration(lag),
             overlap=parse_duration(overlap),
@@ -207,14 +233,14 @@ def _source_settings(
 
 
 def _extract_and_describe(
-    settings: ExtractSettings | OrthancSettings, report: JobReport, quiet: bool
+    run: Run, settings: AzureSettings | OrthancSettings, *, quiet: bool
 ) -> None:
     if isinstance(settings, OrthancSettings):
-        extract_orthanc_step(settings, report, show_progress=not quiet)
-        typer.echo(describe(report.extract, settings.url))
+        extract_orthanc_step(run, settings, show_progress=not quiet)
+        typer.echo(describe(run.report.extract, settings.url))
     else:
-        extract_step(settings, report, show_progress=not quiet)
-        typer.echo(describe(report.extract, settings.service_url))
+        extract_step(run, settings, show_progress=not quiet)
+        typer.echo(describe(run.report.extract, settings.service_url))
 
 
 @app.command("extract")
@@ -237,11 +263,25 @@ def extract_command(
 ) -> None:
     """Read the change feed and land what is new as Parquet under <lake>/landing/changefeed."""
     settings = _source_settings(
-        source, url, lake, auth, lag, overlap, start_time, page_size, batch_size, timeout,
-        retries, reconcile_every, reconcile_check,
-    )  # fmt: skip
+        source,
+        url=url,
+        auth=auth,
+        lag=lag,
+        overlap=overlap,
+        start_time=start_time,
+        page_size=page_size,
+        batch_size=batch_size,
+        timeout=timeout,
+        retries=retries,
+        reconcile_every=reconcile_every,
+        reconcile_check=reconcile_check,
+    )
     _execute(
-        "extract", lake, quiet, log_format, lambda r: _extract_and_describe(settings, r, quiet)
+        "extract",
+        lake,
+        quiet=quiet,
+        log_format=log_format,
+        steps=lambda run: _extract_and_describe(run, settings, quiet=quiet),
     )
 
 
@@ -271,7 +311,7 @@ def describe(summary: ExtractSummary | None, source_url: str) -> str:
     return "\n".join(lines)
 
 
-def _describe_watermark(watermark: Any) -> str:
+def _describe_watermark(watermark: Watermark | None) -> str:
     if watermark is None:
         return "none"
     return f"sequence {watermark.sequence:,} at {watermark.timestamp:%F %T.%f} UTC"
@@ -289,31 +329,36 @@ def build_command(
     log_format: LogFormat = LogStyle.plain,
 ) -> None:
     """Run `dbt build` over what has landed, then publish the marts as Delta tables."""
+    options = BuildOptions(
+        dbt_project=dbt_project,
+        delta_uri=delta_uri,
+        publish=publish,
+        partition_delta=partition_delta,
+        full_refresh=full_refresh,
+    )
+    _execute(
+        "build",
+        lake,
+        quiet=quiet,
+        log_format=log_format,
+        steps=lambda run: _build_and_publish(run, options),
+    )
 
-    def steps(report: JobReport) -> None:
-        _build_and_publish(
-            lake, dbt_project, delta_uri, publish, partition_delta, full_refresh, report
-        )
 
-    _execute("build", lake, quiet, log_format, steps)
-
-
-def _build_and_publish(
-    lake: Path,
-    dbt_project: Path | None,
-    delta_uri: str | None,
-    publish: bool,
-    partition_delta: bool,
-    full_refresh: bool,
-    report: JobReport,
-) -> None:
-    build_step(lake, dbt_project, report, full_refresh=full_refresh)
-    warned = report.build.warned
+def _build_and_publish(run: Run, options: BuildOptions) -> None:
+    result = build_step(run, options.dbt_project, full_refresh=options.full_refresh)
+    warned = result.warned
     typer.echo("dbt build       passed" + (f", warnings: {', '.join(warned)}" if warned else ""))
-    if not publish:
+    if not options.publish:
         return
-    publish_step(lake, delta_uri, partition_delta, report, full_refresh=full_refresh)
-    for table in report.publication.tables:
+    publish_step(
+        run,
+        options.delta_uri,
+        partition_delta=options.partition_delta,
+        full_refresh=options.full_refresh,
+    )
+    assert run.report.publication is not None
+    for table in run.report.publication.tables:
         version = "unchanged" if table.version is None else f"version {table.version}"
         typer.echo(
             f"delta           {table.table:<17} {version}: {table.upserted:,} upserted, "
@@ -321,48 +366,57 @@ def _build_and_publish(
         )
 
 
-def _options_of(*commands: Callable[..., None]) -> Callable[[Callable[..., None]], Any]:
-    """Give a command the options of other commands, each declared once where it belongs."""
+@app.command("run")
+def run_command(
+    url: ServiceUrl = "",
+    source: SourceKind = Source.azure,
+    lake: LakeDir = Path("lake"),
+    auth: Auth = None,
+    lag: Lag = "15m",
+    overlap: Overlap = "15m",
+    start_time: StartTime = None,
+    page_size: PageSize = None,
+    batch_size: BatchSize = 5000,
+    timeout: Timeout = 60.0,
+    retries: Retries = 8,
+    reconcile_every: ReconcileEvery = 1,
+    reconcile_check: ReconcileCheck = True,
+    dbt_project: DbtProject = None,
+    delta_uri: DeltaUri = None,
+    publish: Publish = True,
+    partition_delta: PartitionDelta = False,
+    full_refresh: FullRefresh = False,
+    quiet: Quiet = False,
+    log_format: LogFormat = LogStyle.plain,
+) -> None:
+    """Extract, then build and publish: the job to schedule."""
+    settings = _source_settings(
+        source,
+        url=url,
+        auth=auth,
+        lag=lag,
+        overlap=overlap,
+        start_time=start_time,
+        page_size=page_size,
+        batch_size=batch_size,
+        timeout=timeout,
+        retries=retries,
+        reconcile_every=reconcile_every,
+        reconcile_check=reconcile_check,
+    )
+    options = BuildOptions(
+        dbt_project=dbt_project,
+        delta_uri=delta_uri,
+        publish=publish,
+        partition_delta=partition_delta,
+        full_refresh=full_refresh,
+    )
 
-    def give(command: Callable[..., None]) -> Callable[..., None]:
-        parameters: dict[str, inspect.Parameter] = {}
-        annotations: dict[str, Any] = {}
-        for other in commands:
-            # evaluated, with their typer.Option metadata (envvar, help): typer reads the
-            # signature's annotations as they are, and these are strings (future annotations)
-            hints = typing.get_type_hints(other, include_extras=True)
-            for name, parameter in inspect.signature(other).parameters.items():
-                parameters[name] = parameter.replace(annotation=hints[name])
-                annotations[name] = hints[name]
-        command.__signature__ = inspect.Signature(list(parameters.values()))  # type: ignore[attr-defined]
-        command.__annotations__ = annotations
-        return command
+    def steps(run: Run) -> None:
+        _extract_and_describe(run, settings, quiet=quiet)
+        _build_and_publish(run, options)
 
-    return give
-
-
-def _with_its_options(function: Callable[..., Any], options: dict[str, Any]) -> Any:
-    return function(**{name: options[name] for name in inspect.signature(function).parameters})
-
-
-@app.command("run", help="Extract, then build and publish: the job to schedule.")
-@_options_of(extract_command, build_command)
-def run_command(**options: Any) -> None:
-    settings = _with_its_options(_source_settings, options)
-
-    def steps(report: JobReport) -> None:
-        _extract_and_describe(settings, report, options["quiet"])
-        _build_and_publish(
-            options["lake"],
-            options["dbt_project"],
-            options["delta_uri"],
-            options["publish"],
-            options["partition_delta"],
-            options["full_refresh"],
-            report,
-        )
-
-    _execute("run", options["lake"], options["quiet"], options["log_format"], steps)
+    _execute("run", lake, quiet=quiet, log_format=log_format, steps=steps)
 
 
 @app.command("maintain")
@@ -376,17 +430,15 @@ def maintain_command(
     log_format: LogFormat = LogStyle.plain,
 ) -> None:
     """Compact the Delta tables' small files and vacuum versions past the retention period."""
-    from extractor.maintain import maintain
-    from extractor.publish import resolve_delta_uri
 
-    def steps(report: JobReport) -> None:
-        for table in maintain(resolve_delta_uri(lake, delta_uri), retention_hours):
+    def steps(run: Run) -> None:
+        for table in maintain(resolve_delta_uri(run.lake.root, delta_uri), retention_hours):
             typer.echo(
                 f"{table.table:<17} compacted {table.files_removed} file(s) into "
                 f"{table.files_added}; vacuumed {len(table.vacuumed)} file(s)"
             )
 
-    _execute("maintain", lake, quiet, log_format, steps)
+    _execute("maintain", lake, quiet=quiet, log_format=log_format, steps=steps)
 
 
 @app.command("serve")
@@ -398,12 +450,10 @@ def serve_command(
 ) -> None:
     """Run the local DICOM service (change feed, STOW-RS, delete, bulk update) until Ctrl-C."""
     configure_logging(quiet=False, log_format=log_format)
+    # Imported here: the scheduled commands need not load pydicom (a quarter of a second).
     from extractor.server import ServiceOptions, serve_forever
 
     serve_forever(host, port, ServiceOptions(), load_samples=samples)
-
-
-DEMO_MARKER = ".dicom-lake-demo"
 
 
 @app.command("demo")
@@ -413,51 +463,44 @@ def demo_command(
     ),
 ) -> None:
     """Start the local DICOM service with sample data, run the job against it, show the tables."""
-    from extractor.samples import load_samples
-    from extractor.server import LocalDicomService
+    from extractor.server import LocalDicomService, load_samples
 
-    _fresh_demo_lake(lake)
+    _fresh_demo_lake(Lake(lake))
 
-    def steps(report: JobReport) -> None:
+    def steps(run: Run) -> None:
         with LocalDicomService(port=0) as service:
             loaded = load_samples(service.url)
             typer.echo(
                 f"local DICOM service at {service.url}: uploaded {loaded.uploaded} sample "
                 f"instances, deleted 1, bulk-updated study {loaded.updated_study_instance_uid}"
             )
-            settings = ExtractSettings(
-                service_url=service.url, lake_dir=lake, auth="none", lag=timedelta(0)
-            )
-            _extract_and_describe(settings, report, quiet=False)
-        _build_and_publish(lake, None, None, True, False, False, report)
-        typer.echo(show_tables(lake))
+            settings = AzureSettings(service_url=service.url, auth="none", lag=timedelta(0))
+            _extract_and_describe(run, settings, quiet=False)
+        _build_and_publish(run, BuildOptions())
+        typer.echo(show_tables(run.lake))
 
-    _execute("demo", lake, False, LogStyle.plain, steps)
+    _execute("demo", lake, quiet=False, log_format=LogStyle.plain, steps=steps)
 
 
-def _fresh_demo_lake(lake: Path) -> None:
+def _fresh_demo_lake(lake: Lake) -> None:
     """The demo starts from an empty lake, and only ever clears a lake it made itself."""
-    if lake.exists() and any(lake.iterdir()):
-        if not (lake / DEMO_MARKER).exists():
-            raise _fail(ExitCode.USAGE, f"{lake} holds files the demo did not write: choose --lake")
-        shutil.rmtree(lake)
-    lake.mkdir(parents=True, exist_ok=True)
-    (lake / DEMO_MARKER).touch()
+    if lake.root.exists() and any(lake.root.iterdir()):
+        if not lake.demo_marker.exists():
+            raise _fail(
+                ExitCode.USAGE, f"{lake.root} holds files the demo did not write: choose --lake"
+            )
+        shutil.rmtree(lake.root)
+    lake.root.mkdir(parents=True, exist_ok=True)
+    lake.demo_marker.touch()
 
 
-MARTS = ("instance", "series", "study", "instance_history")
-PROBLEMS = ("dicom_value_errors", "metadata_quarantine", "feed_anomalies")
-
-
-def show_tables(lake: Path) -> str:
+def show_tables(lake: Lake) -> str:
     """The marts' row counts and a look at the study table, for the demo."""
-    import duckdb
-
     # Not read-only: dbt-duckdb may still hold this file open in this process, and DuckDB
     # refuses a second connection to one file with another configuration.
-    with duckdb.connect(str(lake / "warehouse.duckdb")) as connection:
-        lines = [f"tables in {lake / 'warehouse.duckdb'} (and as Delta in {lake / 'delta'}):"]
-        for name in (*MARTS, *PROBLEMS):
+    with duckdb.connect(str(lake.warehouse)) as connection:
+        lines = [f"tables in {lake.warehouse} (and as Delta in {lake.default_delta_uri}):"]
+        for name in (*TABLES, *DATA_QUALITY_MARTS):
             (count,) = connection.execute(f"select count(*) from main.{name}").fetchall()[0]
             lines.append(f"  {name:<22} {count:>6,} rows")
         study = connection.sql(

@@ -79,7 +79,7 @@ def serve_forever(host: str, port: int, options: ServiceOptions, load_samples: b
     log.info("local DICOM service listening on %s", service.url)
     try:
         if load_samples:
-            from extractor.samples import load_samples as load
+            from extractor.server.samples import load_samples as load
 
             result = load(service.url, token=options.require_token)
             log.info(

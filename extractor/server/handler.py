@@ -15,19 +15,30 @@ import socket
 import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 from urllib.parse import unquote, urlsplit
 
 from extractor.server.errors import DroppedConnection, HttpError
-
-if TYPE_CHECKING:
-    from extractor.server.app import LocalDicomService
+from extractor.server.faults import FaultInjector
+from extractor.server.options import ServiceOptions
+from extractor.server.store import DicomStore
 
 log = logging.getLogger("extractor.server")
 
 
 def json_bytes(value: Any) -> bytes:
     return json.dumps(value, separators=(",", ":"), ensure_ascii=False).encode()
+
+
+class Service(Protocol):
+    """What the handlers use of the service (app.py's LocalDicomService)."""
+
+    options: ServiceOptions
+    store: DicomStore
+    faults: FaultInjector
+
+    @property
+    def url(self) -> str: ...
 
 
 class Server(ThreadingHTTPServer):
@@ -38,7 +49,7 @@ class Server(ThreadingHTTPServer):
     def __init__(
         self,
         address: tuple[str, int],
-        service: LocalDicomService,
+        service: Service,
         handler: type[RequestHandler],
     ) -> None:
         self.service = service
@@ -155,7 +166,7 @@ class RequestHandler(BaseHTTPRequestHandler):
     # -- context for routes ---------------------------------------------------------------------
 
     @property
-    def _service(self) -> LocalDicomService:
+    def _service(self) -> Service:
         return self.server.service
 
     @property

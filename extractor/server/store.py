@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from extractor.timestamps import MAX_TICKS, MIN_TICKS, datetime_to_ticks, format_ticks
+from extractor.sources.azure.timestamps import MAX_TICKS, MIN_TICKS, datetime_to_ticks, format_ticks
 
 DEFAULT_PARTITION = "Microsoft.Default"
 

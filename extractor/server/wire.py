@@ -14,7 +14,7 @@ from urllib.parse import parse_qsl
 from extractor.server.errors import HttpError
 from extractor.server.options import ServiceOptions
 from extractor.server.store import FeedRow
-from extractor.timestamps import MAX_TICKS, MIN_TICKS, parse_timestamp
+from extractor.sources.azure.timestamps import MAX_TICKS, MIN_TICKS, parse_timestamp
 
 MAX_LIMIT = 200
 

@@ -13,8 +13,8 @@ with
 
 events as (
 
-    select * from {{ ref('stg_changefeed__events') }}
-    where {{ instance_among(instances_staged_since_watermark()) }}
+    select * from {{ ref('stg_landing__changefeed') }}
+    where {{ instance_among(instances_staged_since_last_build()) }}
 
 ),
 

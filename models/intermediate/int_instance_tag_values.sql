@@ -18,7 +18,7 @@ with
 changed_instances as (
 
     select * from {{ ref('int_instances_current') }}
-    where is_present and {{ loaded_since_watermark() }}
+    where is_present and {{ loaded_since_last_build() }}
 
 ),
 

@@ -16,16 +16,16 @@ with
 events as (
 
     select * from {{ ref('int_instance_events_ordered') }}
-    where {{ instance_among(instances_staged_since_watermark()) }}
+    where {{ instance_among(instances_staged_since_last_build()) }}
 
 ),
 
 staged as (
 
-    select * from {{ ref('stg_changefeed__events') }}
+    select * from {{ ref('stg_landing__changefeed') }}
     where
         {{ feed_event_is_usable() }}
-        and {{ instance_among(instances_staged_since_watermark()) }}
+        and {{ instance_among(instances_staged_since_last_build()) }}
 
 ),
 

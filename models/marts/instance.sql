@@ -23,7 +23,7 @@ with
 instances as (
 
     select * from {{ ref('int_instances_current') }}
-    where is_present and {{ loaded_since_watermark() }}
+    where is_present and {{ loaded_since_last_build() }}
 
 ),
 
@@ -32,7 +32,7 @@ tag_values as (
     -- the changed instances' values were extracted in this build or later than this model's
     -- last build, so the older loads' row groups are skipped
     select * from {{ ref('int_instance_tag_values') }}
-    where {{ loaded_since_watermark() }}
+    where {{ loaded_since_last_build() }}
 
 ),
 

@@ -13,7 +13,7 @@ with
 events as (
 
     select * from {{ ref('int_instance_events_ordered') }}
-    where {{ instance_among(instances_changed_since_watermark()) }}
+    where {{ instance_among(instances_changed_since_last_build()) }}
 
 ),
 

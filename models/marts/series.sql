@@ -2,7 +2,7 @@
 -- recent instance that has usable metadata (highest last_sequence, then highest sop_instance_uid).
 -- Incremental: a build rewrites the series holding an instance that changed since its last build.
 
-{%- set keys = ['partition_name', 'study_instance_uid', 'series_instance_uid'] %}
+{%- set keys = var('mart_keys')['series'] %}
 {%- set fixed = keys + [
     'instance_count', 'first_instance_created_at', 'last_instance_created_at',
     'last_sequence', 'last_modified',
@@ -14,7 +14,7 @@
 {{
     config(
         on_schema_change='sync_all_columns',
-        pre_hook="{{ delete_changed_groups(['partition_name', 'study_instance_uid', 'series_instance_uid']) }}",
+        pre_hook="{{ delete_changed_groups(var('mart_keys')['series']) }}",
     )
 }}
 

@@ -2,7 +2,7 @@
 -- the most recent instance that has usable metadata (highest last_sequence, then sop_instance_uid).
 -- Incremental: a build rewrites the studies holding an instance that changed since its last build.
 
-{%- set keys = ['partition_name', 'study_instance_uid'] %}
+{%- set keys = var('mart_keys')['study'] %}
 {%- set fixed = keys + [
     'modalities_in_study', 'series_count', 'instance_count', 'last_sequence', 'last_modified',
 ] %}
@@ -16,7 +16,7 @@
 {{
     config(
         on_schema_change='sync_all_columns',
-        pre_hook="{{ delete_changed_groups(['partition_name', 'study_instance_uid']) }}",
+        pre_hook="{{ delete_changed_groups(var('mart_keys')['study']) }}",
     )
 }}
 

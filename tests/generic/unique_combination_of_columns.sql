@@ -16,3 +16,8 @@ grouped as (
 select * from grouped
 
 {% endtest %}
+
+{#- The mart's key (`mart_keys` in dbt_project.yml: what the Delta publication merges on) is unique. -#}
+{% test unique_mart_key(model, mart) %}
+    {{ test_unique_combination_of_columns(model, var('mart_keys')[mart]) }}
+{% endtest %}

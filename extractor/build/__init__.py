@@ -1,0 +1,10 @@
+"""Build: the dbt project run over the landing zone, into `<lake>/warehouse.duckdb`.
+
+`project.py` (where the bundled project is; the marts' keys it declares), `dbt.py` (`dbt build`
+in this process, its outcome read node by node).
+"""
+
+from extractor.build.dbt import BuildResult, EmptyLandingZoneError, build, run_dbt
+from extractor.build.project import mart_keys, project_dir
+
+__all__ = ["BuildResult", "EmptyLandingZoneError", "build", "mart_keys", "project_dir", "run_dbt"]

@@ -1,0 +1,39 @@
+"""Delta: the marts published as Delta Lake tables (delta-rs), one MERGE per table and run.
+
+`schema.py` (the marts' keys, columns and Delta types), `storage.py` (where the tables go and how
+to reach Azure storage), `commits.py` (the watermark each commit records; reading "as of sequence
+N"), `changes.py` (what a MERGE upserts and deletes, which files it skips), `create.py` (a new
+table, clustered by key), `publish.py` (one publication of every table), `maintain.py` (compaction
+and vacuum).
+"""
+
+from extractor.delta.commits import (
+    APP_ID,
+    META_SEQUENCE,
+    META_TABLE,
+    META_TIMESTAMP,
+    published_sequence,
+    version_as_of_sequence,
+)
+from extractor.delta.maintain import MaintenanceReport, maintain
+from extractor.delta.publish import PublishResult, TablePublication, publish
+from extractor.delta.schema import TABLE_KEYS, TABLES
+from extractor.delta.storage import resolve_delta_uri, storage_options_for
+
+__all__ = [
+    "APP_ID",
+    "META_SEQUENCE",
+    "META_TABLE",
+    "META_TIMESTAMP",
+    "TABLES",
+    "TABLE_KEYS",
+    "MaintenanceReport",
+    "PublishResult",
+    "TablePublication",
+    "maintain",
+    "publish",
+    "published_sequence",
+    "resolve_delta_uri",
+    "storage_options_for",
+    "version_as_of_sequence",
+]

@@ -1,0 +1,57 @@
+"""One run of a command: its steps under the lake's lock, one report, one closing log record.
+
+The command line chooses the steps; `execute` runs them, so `extract`, `build` and `run` fail,
+log and exit the same way.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+from extractor.job.lock import LakeBusy, run_lock
+from extractor.job.logs import fields, start_run
+from extractor.job.outcome import ExitCode, JobFailure, JobReport, mark
+from extractor.job.steps import Run
+from extractor.lake import Lake
+from extractor.landing import LandingZone
+
+log = logging.getLogger("dicom_lake")
+
+
+def execute(command: str, lake_dir: Path, steps: Callable[[Run], None]) -> JobReport:
+    """Run the steps under the lake's lock; returns the report, raises JobFailure on failure.
+
+    Whatever happens, one closing log record carries the run id, durations, counts and the
+    watermark before and after.
+    """
+    lake = Lake(lake_dir)
+    landing = LandingZone(lake)
+    report = JobReport(command=command, run_id=start_run())
+    started = time.monotonic()
+    outcome = "failed"
+    try:
+        with run_lock(lake, report.run_id, command):
+            report.watermark_before = landing.watermark()
+            steps(Run(lake, landing, report))
+        outcome = "nothing new" if report.nothing_new else "ok"
+        return report
+    except LakeBusy as busy:
+        outcome = "lake busy"
+        raise JobFailure(ExitCode.LAKE_BUSY, str(busy)) from None
+    except JobFailure as failure:
+        outcome = failure.code.name.lower()
+        raise
+    finally:
+        report.durations["total"] = time.monotonic() - started
+        after = landing.watermark() if lake.root.exists() else None
+        level = logging.INFO if outcome in {"ok", "nothing new"} else logging.ERROR
+        log.log(
+            level,
+            "%s finished: %s",
+            command,
+            outcome,
+            extra=fields(outcome=outcome, watermark_after=mark(after), **report.log_fields()),
+        )

@@ -1,0 +1,101 @@
+"""The lake's layout: where each file of a lake lives. No other module builds these paths.
+
+```
+<lake>/
+  landing/changefeed/changefeed-<first>-<last>-<id>.parquet   the feed as it came (landing/)
+  landing/orthanc-reconcile.json                              Orthanc: runs since a reconciliation
+  warehouse.duckdb                                            the dbt warehouse (build/)
+  dbt/                                                        dbt's profile, target/ and logs/
+  delta/<table>                                               the Delta tables, by default (delta/)
+  .publish-*/                                                 scratch runs of a Delta creation
+  .dicom-lake.lock                                            the run lock (job/)
+  .dicom-lake-demo                                            marks a lake the demo made
+```
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+CHANGEFEED_FILE_PREFIX = "changefeed-"
+SCRATCH_PREFIX = ".publish-"
+
+
+@dataclass(frozen=True)
+class Lake:
+    """A lake directory. Paths are as given (relative stays relative) unless a property says."""
+
+    root: Path
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "root", Path(self.root))
+
+    @property
+    def landing(self) -> Path:
+        return self.root / "landing"
+
+    @property
+    def changefeed(self) -> Path:
+        """The landed change feed: one zstd Parquet file per batch."""
+        return self.landing / "changefeed"
+
+    @property
+    def changefeed_glob(self) -> str:
+        """Every landed file, as a read_parquet glob."""
+        return str(self.changefeed / "*.parquet")
+
+    def changefeed_file(self, first: int, last: int, unique: str) -> Path:
+        return (
+            self.changefeed / f"{CHANGEFEED_FILE_PREFIX}{first:020d}-{last:020d}-{unique}.parquet"
+        )
+
+    @property
+    def reconcile_state(self) -> Path:
+        """Orthanc: how many runs since the last reconciliation (not correctness state)."""
+        return self.landing / "orthanc-reconcile.json"
+
+    @property
+    def warehouse(self) -> Path:
+        return self.root / "warehouse.duckdb"
+
+    @property
+    def dbt(self) -> Path:
+        """dbt's folder for this lake: the profile copy, target/ and logs/."""
+        return self.root / "dbt"
+
+    @property
+    def dbt_target(self) -> Path:
+        """dbt's target/: compiled SQL, manifest, run_results.json, the partial-parse file."""
+        return self.dbt / "target"
+
+    @property
+    def dbt_logs(self) -> Path:
+        return self.dbt / "logs"
+
+    @property
+    def default_delta_uri(self) -> str:
+        """Where the Delta tables go unless a URI is given: `<lake>/delta`, absolute."""
+        return str(self.root.resolve() / "delta")
+
+    def default_delta_table(self, table: str) -> str:
+        """`<lake>/delta/<table>`, absolute."""
+        return delta_table_uri(self.default_delta_uri, table)
+
+    @property
+    def lock(self) -> Path:
+        return self.root / ".dicom-lake.lock"
+
+    @property
+    def demo_marker(self) -> Path:
+        return self.root / ".dicom-lake-demo"
+
+    def scratch_dirs(self) -> Iterator[Path]:
+        """Scratch folders of Delta creations, left behind only by a killed run."""
+        return self.root.glob(f"{SCRATCH_PREFIX}*")
+
+
+def delta_table_uri(delta_uri: str, table: str) -> str:
+    """`<delta_uri>/<table>`, for a local path or a storage URI alike."""
+    return f"{delta_uri.rstrip('/')}/{table}"

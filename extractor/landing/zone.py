@@ -1,0 +1,115 @@
+"""The landing zone of one lake: what sources land into, and what is read back from it.
+
+The watermark is read back from what has landed, so a crash can never leave a bookmark ahead of
+the data. Reads go through DuckDB over the Parquet files; `union_by_name` lets files landed before
+a column existed (`source_instance_id`) read beside newer ones.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import datetime
+from pathlib import Path
+
+import duckdb
+import pyarrow as pa
+
+from extractor.lake import Lake
+from extractor.landing.files import write_batch
+from extractor.sources.contract import Row, Watermark
+
+# Instances whose latest landed entry is not a Delete, with the source's id of the entry.
+_PRESENT_INSTANCES = """
+    select
+        arg_max(source_instance_id, sequence) as source_instance_id,
+        partition_name, study_instance_uid, series_instance_uid, sop_instance_uid,
+        max(sequence) as sequence
+    from read_parquet(?, union_by_name = true)
+    where partition_name is not null and study_instance_uid is not null
+        and series_instance_uid is not null and sop_instance_uid is not null
+    group by all
+    having lower(arg_max(action, sequence)) != 'delete'
+"""
+_PRESENT_COLUMNS = (
+    "source_instance_id",
+    "partition_name",
+    "study_instance_uid",
+    "series_instance_uid",
+    "sop_instance_uid",
+)
+
+
+class LandingZone:
+    """`<lake>/landing/`: the landed change feed (extractor.sources.contract.LandingZone)."""
+
+    def __init__(self, lake: Lake | Path) -> None:
+        self.lake = lake if isinstance(lake, Lake) else Lake(lake)
+        self._watermark: Watermark | None = None
+        self._watermark_read = False
+
+    @property
+    def reconcile_state(self) -> Path:
+        return self.lake.reconcile_state
+
+    def land(self, rows: Iterable[Row]) -> Path | None:
+        """Land rows as one new file; the watermark moves past them."""
+        rows = list(rows)
+        watermark = self.watermark()
+        path = write_batch(self.lake, rows)
+        if path is not None:
+            first = Watermark(int(rows[0]["sequence"]), rows[0]["timestamp"])
+            self._watermark = (watermark or first).after(rows)
+        return path
+
+    def files(self) -> str | None:
+        """The glob of the landed Parquet files, for read_parquet; None while nothing has landed."""
+        if not any(self.lake.changefeed.glob("*.parquet")):
+            return None
+        return self.lake.changefeed_glob
+
+    def watermark(self) -> Watermark | None:
+        """The highest sequence and the latest timestamp that have landed, or None.
+
+        Read from the files once; after that it moves with what this object lands (a lake has
+        one writer at a time: the run lock).
+        """
+        if not self._watermark_read:
+            self._watermark = self._read_watermark()
+            self._watermark_read = True
+        return self._watermark
+
+    def _read_watermark(self) -> Watermark | None:
+        files = self.files()
+        if files is None:
+            return None
+        with duckdb.connect() as connection:
+            row = connection.execute(
+                "select max(sequence), max(timestamp) from read_parquet(?)", [files]
+            ).fetchone()
+        if row is None or row[0] is None:
+            return None
+        return Watermark(sequence=row[0], timestamp=row[1])
+
+    def sequences_since(self, since: datetime) -> set[int]:
+        """Sequences already landed with a timestamp at or after `since` (the overlap to dedupe)."""
+        files = self.files()
+        if files is None:
+            return set()
+        with duckdb.connect() as connection:
+            rows = connection.execute(
+                "select sequence from read_parquet(?) where timestamp >= ?", [files, since]
+            ).fetchall()
+        return {sequence for (sequence,) in rows}
+
+    def present_instances(self) -> pa.Table:
+        """Instances the landing zone says exist: the latest entry per key is not a Delete.
+
+        Columns: source_instance_id, partition_name, study_instance_uid, series_instance_uid,
+        sop_instance_uid, sequence (of that latest entry).
+        """
+        files = self.files()
+        if files is None:
+            columns = {name: pa.array([], pa.string()) for name in _PRESENT_COLUMNS}
+            return pa.table({**columns, "sequence": pa.array([], pa.int64())})
+        with duckdb.connect() as connection:
+            return connection.sql(_PRESENT_INSTANCES, params=[files]).to_arrow_table()

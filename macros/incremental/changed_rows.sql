@@ -1,0 +1,101 @@
+{#-
+    What an incremental build recomputes: the instances, groups and events that changed since
+    the model's last load (model_loads.sql), the pre-hooks that delete their old rows, and the
+    semi joins that select them.
+-#}
+
+{#-
+    SQL condition: the row's `keys` are among those of the `changed` query (a semi join; true
+    when the model takes in every row).
+-#}
+{% macro rows_among(keys, changed) -%}
+    {%- if takes_all_rows() -%}
+        true
+    {%- else -%}
+        ({{ keys | join(', ') }}) in (select {{ keys | join(', ') }} from ({{ changed }}) as changed)
+    {%- endif -%}
+{%- endmacro %}
+
+{#- The row's instance is among those of the `changed` query. -#}
+{% macro instance_among(changed) -%}
+    {{ rows_among(instance_key_columns(), changed) }}
+{%- endmacro %}
+
+{#- The row's group (series, study: its `keys`) holds an instance that changed. -#}
+{% macro group_changed(keys) -%}
+    {{ rows_among(keys, groups_changed_since_last_build(keys)) }}
+{%- endmacro %}
+
+{#-
+    pre-hook of an incremental model: delete the target's rows whose `keys` appear in the
+    `changed` query (the groups this build recomputes, gone ones included), so the build can
+    append their new rows. Every row when the model takes in every row.
+-#}
+{% macro delete_changed_rows(keys, changed) -%}
+    {%- if is_incremental() -%}
+        delete from {{ this }} where {{ rows_among(keys, changed) }}
+    {%- endif -%}
+{%- endmacro %}
+
+{#-
+    The instances with events staged since the last build of the model being built: their key,
+    distinct. For the models that read staging directly (int_instance_events_ordered,
+    int_instances_current).
+-#}
+{% macro instances_staged_since_last_build() -%}
+    select distinct {{ instance_key() }}
+    from {{ ref('stg_landing__changefeed') }}
+    where {{ loaded_since_last_build() }} and {{ feed_event_is_usable() }}
+{%- endmacro %}
+
+{#-
+    The instances whose current state changed since the last build of the model being built
+    (int_instances_current carries the load that last changed each instance), gone ones included.
+-#}
+{% macro instances_changed_since_last_build() -%}
+    select {{ instance_key() }}
+    from {{ ref('int_instances_current') }}
+    where {{ loaded_since_last_build() }}
+{%- endmacro %}
+
+{#- The groups (series, studies: their `keys`) holding an instance that changed. -#}
+{% macro groups_changed_since_last_build(keys) -%}
+    select distinct {{ keys | join(', ') }}
+    from ({{ instances_changed_since_last_build() }}) as changed_instances
+{%- endmacro %}
+
+{#- pre-hooks: the instances that changed; the instances, or the events, staged since. -#}
+{% macro delete_changed_instances() -%}
+    {{ delete_changed_rows(instance_key_columns(), instances_changed_since_last_build()) }}
+{%- endmacro %}
+
+{% macro delete_staged_instances() -%}
+    {{ delete_changed_rows(instance_key_columns(), instances_staged_since_last_build()) }}
+{%- endmacro %}
+
+{% macro delete_staged_events() -%}
+    {{ delete_changed_rows(['sequence'], events_staged_since_last_build()) }}
+{%- endmacro %}
+
+{#- pre-hook of a roll-up (series, study): delete the groups holding an instance that changed. -#}
+{% macro delete_changed_groups(keys) -%}
+    {{ delete_changed_rows(keys, groups_changed_since_last_build(keys)) }}
+{%- endmacro %}
+
+{#- The events staged since the last build of the model being built, for per-event models. -#}
+{% macro events_staged_since_last_build() -%}
+    select * from {{ ref('stg_landing__changefeed') }}
+    where {{ loaded_since_last_build() }}
+{%- endmacro %}
+
+{#-
+    The staged documents (sequence, metadata) of the instances in the relation `instances`, by
+    their metadata_sequence: a semi join on the sequence, so the text is never hashed.
+-#}
+{% macro documents_of(instances) -%}
+    select
+        staged.sequence,
+        staged.metadata
+    from {{ ref('stg_landing__changefeed') }} as staged
+    where staged.sequence in (select {{ instances }}.metadata_sequence from {{ instances }})
+{%- endmacro %}

@@ -1,0 +1,101 @@
+{{
+    config(
+        unique_key='sequence',
+        on_schema_change='append_new_columns',
+    )
+}}
+
+{%- set load_id = '(select coalesce(max(existing.load_id), 0) + 1 from ' ~ this ~ ' as existing)'
+    if is_incremental() else '1' %}
+{#- files land with a later extracted_at; >= re-reads the last batch (dropped in new_copies) -#}
+{%- set newly_landed = 'extracted_at >= (select max(existing.extracted_at) from '
+    ~ this ~ ' as existing)' if is_incremental() else 'true' %}
+
+with
+
+landed as (
+
+    select * from {{ source('landing', 'changefeed') }}
+    where {{ newly_landed }}
+
+),
+
+copies as (
+
+    -- every landed copy of an event, without its text (the one parse of each document here):
+    -- choosing between copies never carries the documents through a window
+    select
+        cast(sequence as bigint) as sequence,
+        filename,
+        file_row_number,
+        {{ json_object_error('metadata') }} as metadata_error,
+        -- copies of an event are compared by this hash, never by their text
+        case when metadata is not null then hash(metadata) end as metadata_hash,
+        cast(extracted_at as timestamptz) as extracted_at,
+        cast(source as varchar) as source
+    from landed
+
+),
+
+winning_copies as (
+
+    -- one copy per sequence: the most recently extracted (its metadata is the newest)
+    select * from copies
+    qualify row_number() over (
+        partition by sequence order by {{ staged_copy_rank() }} desc
+    ) = 1
+
+),
+
+new_copies as (
+
+    select * from winning_copies
+    {% if is_incremental() %}
+    -- a copy already staged, or beaten by the staged one, is not loaded again
+    where not exists (
+        select 1 from {{ this }} as existing
+        where
+            existing.sequence = winning_copies.sequence
+            and {{ staged_copy_rank('existing') }} >= {{ staged_copy_rank('winning_copies') }}
+    )
+    {% endif %}
+
+),
+
+documents as (
+
+    -- the landed rows again, read a second time rather than kept: a copy of the documents
+    -- shared by two references would be held in memory
+    select * from {{ source('landing', 'changefeed') }}
+    where {{ newly_landed }}
+
+),
+
+final as (
+
+    select
+        new_copies.sequence,
+        cast(documents."timestamp" as timestamptz) as event_at,  -- noqa: RF06
+        cast(documents.action as varchar) as action,
+        cast(documents.state as varchar) as feed_state,
+        cast(documents.partition_name as varchar) as partition_name,
+        cast(documents.study_instance_uid as varchar) as study_instance_uid,
+        cast(documents.series_instance_uid as varchar) as series_instance_uid,
+        cast(documents.sop_instance_uid as varchar) as sop_instance_uid,
+        cast(documents.file_path as varchar) as file_path,
+        cast(documents.metadata as varchar) as metadata,
+        new_copies.metadata_error,
+        new_copies.metadata_hash,
+        new_copies.extracted_at,
+        new_copies.source,
+        -- which build staged the row: the later models take in only the loads they have not seen
+        {{ load_id }} as load_id
+    from documents
+    inner join new_copies
+        on
+            documents.filename = new_copies.filename
+            and documents.file_row_number = new_copies.file_row_number
+
+)
+
+select * from final
