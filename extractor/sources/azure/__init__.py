@@ -6,7 +6,7 @@ answers), `timestamps.py` (the feed's 100-ns times), `feed.py` (one window, page
 """
 
 from extractor.sources.azure.auth import BearerTokenAuth, azure_auth
-from extractor.sources.azure.extract import extract, window_for
+from extractor.sources.azure.extract import extract
 from extractor.sources.azure.feed import (
     Entry,
     FetchPage,
@@ -28,5 +28,4 @@ __all__ = [
     "http_page_fetcher",
     "parse_page",
     "read_window",
-    "window_for",
 ]

@@ -20,7 +20,7 @@ from __future__ import annotations
 import logging
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
@@ -59,7 +59,6 @@ class OrthancExtractSummary(ExtractSummary):
     gone: int = 0  # NewInstance entries whose instance was deleted before it could be read
     reconciliation: Reconciliation | None = None
     requests: int = 0
-    notes: list[str] = field(default_factory=list)
 
 
 def parse_orthanc_date(text: str) -> datetime:

@@ -1,7 +1,7 @@
 """Bad input, end to end: each bad part is quarantined or typed to NULL with a queryable reason,
 the build goes on (warnings, no error), and nothing valid is lost.
 
-Two real paths: change-feed Parquet landed with ``write_batch`` for what a DICOM service cannot
+Two real paths: change-feed Parquet landed with ``LandingZone.land`` for what a DICOM service cannot
 produce (metadata that is not JSON, unknown actions, entries disagreeing with their metadata,
 values of the wrong JSON type), and DICOM files uploaded to the local service, then extract and
 ``dbt build``, for what it can (a declared VR other than the dictionary's, an impossible date,
