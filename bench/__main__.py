@@ -64,6 +64,9 @@ def main(argv: list[str] | None = None) -> int:
     run.add_argument("--keep", action="store_true", help="keep the working directory")
     run.add_argument("--out", type=Path, help="result file (default bench/results/<size>.json)")
     run.add_argument("--skip-extract", action="store_true")
+    run.add_argument(
+        "--adf-tables", action="store_true", help="publish the ADF template's tables too"
+    )
 
     generate = commands.add_parser("generate", help="land a generated change feed")
     generate.add_argument("--lake", type=Path, required=True)
@@ -105,6 +108,7 @@ def main(argv: list[str] | None = None) -> int:
                 keep=options.keep,
                 out=options.out,
                 skip_extract=options.skip_extract,
+                adf_tables=options.adf_tables,
             )
         )
     elif options.command == "generate":

@@ -42,6 +42,7 @@ class Options:
     keep: bool = False
     out: Path | None = None
     skip_extract: bool = False
+    adf_tables: bool = False
 
 
 def machine() -> dict[str, Any]:
@@ -110,7 +111,7 @@ def run(options: Options) -> dict[str, Any]:
         )
         stage("floor", "floor", lake=str(lake))
         stage("full_build", "build", lake=str(lake))
-        stage("full_publish", "publish", lake=str(lake))
+        stage("full_publish", "publish", lake=str(lake), adf_tables=options.adf_tables)
         stage(
             "changes",
             "changes",
@@ -121,7 +122,7 @@ def run(options: Options) -> dict[str, Any]:
             delete_share=options.change_delete_share,
         )
         stage("incremental_build", "build", lake=str(lake))
-        stage("incremental_publish", "publish", lake=str(lake))
+        stage("incremental_publish", "publish", lake=str(lake), adf_tables=options.adf_tables)
         if not options.skip_extract:
             extract_lake = work / "extract-lake"
             stage(

@@ -150,7 +150,7 @@ def build(lake: str) -> dict[str, Any]:
     }
 
 
-def publish(lake: str) -> dict[str, Any]:
+def publish(lake: str, adf_tables: bool = False) -> dict[str, Any]:
     from extractor.delta import publish as delta_publish
 
     marks: list[tuple[str, float]] = []
@@ -164,7 +164,7 @@ def publish(lake: str) -> dict[str, Any]:
     logger.setLevel(logging.INFO)
     logger.addHandler(Marker())
     started = time.perf_counter()
-    result = delta_publish(Path(lake))
+    result = delta_publish(Path(lake), adf_tables=adf_tables)
     per_table: dict[str, float] = {}
     previous = started
     for table, moment in marks:

@@ -14,7 +14,7 @@ from typing import Annotated
 import duckdb
 import typer
 
-from extractor.delta import TABLES, maintain, resolve_delta_uri
+from extractor.delta import TABLES, DeltaProfile, maintain, resolve_delta_uri
 from extractor.job import (
     ExitCode,
     JobFailure,
@@ -142,6 +142,24 @@ PartitionDelta = Annotated[
         help="Partition new Delta tables by partition_name.",
     ),
 ]
+DeltaProfileOption = Annotated[
+    DeltaProfile,
+    typer.Option(
+        "--delta-profile",
+        envvar="DICOM_LAKE_DELTA_PROFILE",
+        help="Delta types of new tables: standard (arrays, timestamp_ntz), or fabric (also what "
+        "Fabric's SQL analytics endpoint shows: lists as JSON text, DT as timestamp).",
+    ),
+]
+AdfTables = Annotated[
+    bool,
+    typer.Option(
+        "--adf-tables",
+        envvar="DICOM_LAKE_ADF_TABLES",
+        help="Also publish the ADF template's instance, series and study tables under "
+        "<delta>/adf/.",
+    ),
+]
 LogFormat = Annotated[
     LogStyle,
     typer.Option(
@@ -168,6 +186,8 @@ class BuildOptions:
     publish: bool = True
     partition_delta: bool = False
     full_refresh: bool = False
+    delta_profile: DeltaProfile = DeltaProfile.standard
+    adf_tables: bool = False
 
 
 def _fail(code: ExitCode, message: str) -> typer.Exit:
@@ -324,6 +344,8 @@ def build_command(
     delta_uri: DeltaUri = None,
     publish: Publish = True,
     partition_delta: PartitionDelta = False,
+    delta_profile: DeltaProfileOption = DeltaProfile.standard,
+    adf_tables: AdfTables = False,
     full_refresh: FullRefresh = False,
     quiet: Quiet = False,
     log_format: LogFormat = LogStyle.plain,
@@ -335,6 +357,8 @@ def build_command(
         publish=publish,
         partition_delta=partition_delta,
         full_refresh=full_refresh,
+        delta_profile=delta_profile,
+        adf_tables=adf_tables,
     )
     _execute(
         "build",
@@ -356,6 +380,8 @@ def _build_and_publish(run: Run, options: BuildOptions) -> None:
         options.delta_uri,
         partition_delta=options.partition_delta,
         full_refresh=options.full_refresh,
+        profile=options.delta_profile,
+        adf_tables=options.adf_tables,
     )
     assert run.report.publication is not None
     for table in run.report.publication.tables:
@@ -385,6 +411,8 @@ def run_command(
     delta_uri: DeltaUri = None,
     publish: Publish = True,
     partition_delta: PartitionDelta = False,
+    delta_profile: DeltaProfileOption = DeltaProfile.standard,
+    adf_tables: AdfTables = False,
     full_refresh: FullRefresh = False,
     quiet: Quiet = False,
     log_format: LogFormat = LogStyle.plain,
@@ -410,6 +438,8 @@ def run_command(
         publish=publish,
         partition_delta=partition_delta,
         full_refresh=full_refresh,
+        delta_profile=delta_profile,
+        adf_tables=adf_tables,
     )
 
     def steps(run: Run) -> None:

@@ -5,6 +5,14 @@ in this process, its outcome read node by node).
 """
 
 from extractor.build.dbt import BuildResult, EmptyLandingZoneError, build, run_dbt
-from extractor.build.project import mart_keys, project_dir
+from extractor.build.project import adf_keys, mart_keys, project_dir
 
-__all__ = ["BuildResult", "EmptyLandingZoneError", "build", "mart_keys", "project_dir", "run_dbt"]
+__all__ = [
+    "BuildResult",
+    "EmptyLandingZoneError",
+    "adf_keys",
+    "build",
+    "mart_keys",
+    "project_dir",
+    "run_dbt",
+]

@@ -2,8 +2,9 @@
 
 In a source checkout the project is the repository root; an installed wheel carries a copy in
 `extractor/dbt_project/` (pyproject.toml puts it there). The marts' key columns are declared
-once, as the `mart_keys` var of dbt_project.yml: the models' pre-hooks read them with `var()`,
-the Delta publication, the command line and the tests with `mart_keys()`.
+once, as the `mart_keys` var of dbt_project.yml (those of the ADF template's tables as
+`adf_keys`): the models read them with `var()`, the Delta publication, the command line and the
+tests with `mart_keys()` and `adf_keys()`.
 """
 
 from __future__ import annotations
@@ -30,9 +31,18 @@ def project_dir() -> Path:
     )
 
 
-@cache
 def mart_keys(project: Path | None = None) -> dict[str, tuple[str, ...]]:
     """Each published mart's key columns, in publication order, from dbt_project.yml."""
+    return _declared_keys("mart_keys", project)
+
+
+def adf_keys(project: Path | None = None) -> dict[str, tuple[str, ...]]:
+    """The key columns of the ADF template's tables (models/adf/), by native mart."""
+    return _declared_keys("adf_keys", project)
+
+
+@cache
+def _declared_keys(var: str, project: Path | None) -> dict[str, tuple[str, ...]]:
     path = (project or project_dir()) / "dbt_project.yml"
-    declared = yaml.safe_load(path.read_text())["vars"]["mart_keys"]
+    declared = yaml.safe_load(path.read_text())["vars"][var]
     return {table: tuple(columns) for table, columns in declared.items()}

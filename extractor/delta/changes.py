@@ -25,7 +25,7 @@ import pyarrow.compute as pc
 import pyarrow.dataset
 from deltalake import DeltaTable
 
-from extractor.delta.schema import INSTANCE_KEY, TABLE_KEYS, literal, quote
+from extractor.delta.schema import INSTANCE_KEY, TABLE_KEYS, PublishedTable, literal, quote
 
 DELETE_FLAG = "__dicom_lake_delete"
 """The merge source's column that marks a tombstone (a key to delete)."""
@@ -34,6 +34,7 @@ _UNPUBLISHED = "dicom_lake_unpublished_instances"
 # OR of ranges; past this many studies, neighbouring studies share a range.
 _MAX_PRUNING_RANGES = 64
 _PRUNING_KEY = "study_instance_uid"
+_LEADER_UPSERTS = "dicom_lake_leader_upserts"
 
 
 def changed_rows(
@@ -143,14 +144,56 @@ def merge_source(
     return connection.sql(query, params=params).to_arrow_table()
 
 
-def pruning_predicate(source: pa.Table) -> str:
+def changes_of_leader(
+    connection: duckdb.DuckDBPyConnection,
+    table: PublishedTable,
+    select_list: str,
+    leader_source: pa.Table,
+) -> tuple[str, pa.Table]:
+    """What a table that follows a native mart upserts and deletes: what the mart's MERGE did.
+
+    An ADF table has one row per row of the mart it is a view of, keyed alike (`keys` name the
+    mart's key columns in the same order), so the mart's upserted keys are its rows to upsert
+    and the mart's tombstones its keys to delete. `leader_source` is the mart's merge source.
+    Returns the query of the rows to upsert (the upserted keys are registered for it as a view,
+    which the caller unregisters with `unregister_leader`) and the keys to delete.
+    """
+    assert table.follows is not None
+    keys = table.keys
+    leader_keys = TABLE_KEYS[table.follows]
+    renamed = leader_source.select([*leader_keys, DELETE_FLAG]).rename_columns([*keys, DELETE_FLAG])
+    upserted = renamed.filter(pc.invert(pc.field(DELETE_FLAG))).select(list(keys))
+    deleted = renamed.filter(pc.field(DELETE_FLAG)).select(list(keys))
+    connection.register(_LEADER_UPSERTS, upserted)
+    key_list = ", ".join(quote(key) for key in keys)
+    # A view's semi join is evaluated after its columns, documents included; the ranges of
+    # study UIDs are a plain filter, which reaches the mart's scan first.
+    study = table.study[1]
+    studies = [str(uid) for uid in pc.unique(upserted[study]).to_pylist()]
+    rows = (
+        f"select {select_list} from main.{table.mart}"
+        f" where {study_ranges(studies, quote(study)) if studies else 'false'}"
+        f" and ({key_list}) in (select {key_list} from {_LEADER_UPSERTS})"
+    )
+    return rows, deleted
+
+
+def unregister_leader(connection: duckdb.DuckDBPyConnection) -> None:
+    connection.unregister(_LEADER_UPSERTS)
+
+
+def pruning_predicate(source: pa.Table, column: str = _PRUNING_KEY) -> str:
     """Literal ranges of the source's study UIDs, for delta-rs to skip files on statistics.
 
     delta-rs drops the source side of `target.key = source.key` when it streams the source, so
     without literals its MERGE reads every file of the table.
     """
-    studies = [str(uid) for uid in pc.unique(source[_PRUNING_KEY]).to_pylist()]
-    column = f"target.{_PRUNING_KEY}"
+    studies = [str(uid) for uid in pc.unique(source[column]).to_pylist()]
+    return study_ranges(studies, f"target.{quote(column)}")
+
+
+def study_ranges(studies: Iterable[str], column: str) -> str:
+    """`column` within at most _MAX_PRUNING_RANGES literal ranges covering the study UIDs."""
     alternatives = " or ".join(
         f"{column} between {literal(low)} and {literal(high)}"
         for low, high in _study_ranges(studies)

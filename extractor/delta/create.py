@@ -25,7 +25,7 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 from deltalake import CommitProperties, DeltaTable, write_deltalake
 
-from extractor.delta.schema import TABLE_KEYS
+from extractor.delta.schema import PublishedTable, quote
 from extractor.lake import SCRATCH_PREFIX
 
 # rows per record batch when a table is created (about 100 MB of metadata documents at 10 KB)
@@ -37,12 +37,11 @@ _TARGET_FILE_SIZE_PROPERTY = "delta.targetFileSize"
 # rows per run: about 200 MB of documents at 10 KB each, which DuckDB sorts in well under 1 GB
 RUN_ROWS = 20_000
 _RUN_COLUMN = "dicom_lake_run"
-_STUDY = "partition_name, study_instance_uid"
 
 
 def create_table(
     connection: duckdb.DuckDBPyConnection,
-    table: str,
+    table: PublishedTable,
     uri: str,
     select_list: str,
     options: dict[str, str],
@@ -56,9 +55,9 @@ def create_table(
     with tempfile.TemporaryDirectory(dir=scratch_root, prefix=SCRATCH_PREFIX) as scratch:
         data = clustered_batches(
             connection,
-            table,
+            table.mart,
             select_list,
-            TABLE_KEYS[table],
+            table.keys,
             Path(scratch),
             batch_rows=_CREATE_BATCH_ROWS,
         )
@@ -66,7 +65,7 @@ def create_table(
             uri,
             data,
             mode="error",
-            partition_by=["partition_name"] if partition_by_partition_name else None,
+            partition_by=[table.study[0]] if partition_by_partition_name else None,
             configuration={_TARGET_FILE_SIZE_PROPERTY: str(target_file_size)},
             target_file_size=target_file_size,
             storage_options=options,
@@ -85,14 +84,16 @@ def clustered_batches(
     batch_rows: int,
     run_rows: int = RUN_ROWS,
 ) -> pa.RecordBatchReader:
-    """`select {select_list} from main.{table}` ordered by `keys` (which start with the study).
+    """`select {select_list} from main.{table}` ordered by `keys` (whose first two are the
+    partition and the study UID).
 
     The runs are written to `scratch` before this returns; the caller removes it after reading.
     """
-    runs = _deal_into_runs(connection, table, select_list, scratch, batch_rows, run_rows)
+    study = ", ".join(quote(key) for key in keys[:2])
+    runs = _deal_into_runs(connection, table, select_list, study, scratch, batch_rows, run_rows)
     if not runs:
         return connection.sql(f"select {select_list} from main.{table}").to_arrow_reader(batch_rows)
-    order = ", ".join(f'"{key}"' for key in keys)
+    order = ", ".join(quote(key) for key in keys)
     first = _sorted_run(connection, runs[0], order, batch_rows)
     return pa.RecordBatchReader.from_batches(
         first.schema, _chain(first, connection, runs[1:], order, batch_rows)
@@ -103,6 +104,7 @@ def _deal_into_runs(
     connection: duckdb.DuckDBPyConnection,
     table: str,
     select_list: str,
+    study: str,
     scratch: Path,
     batch_rows: int,
     run_rows: int,
@@ -111,19 +113,19 @@ def _deal_into_runs(
     reader = connection.sql(
         f"""
         with studies as (
-            select {_STUDY}, count(*) as study_rows from main.{table} group by all
+            select {study}, count(*) as study_rows from main.{table} group by all
         ),
         runs as (
             select
-                {_STUDY},
+                {study},
                 cast(
-                    (sum(study_rows) over (order by {_STUDY}) - study_rows) // {run_rows}
+                    (sum(study_rows) over (order by {study}) - study_rows) // {run_rows}
                     as bigint
                 ) as {_RUN_COLUMN}
             from studies
         )
         select mart.*, runs.{_RUN_COLUMN}
-        from (select {select_list} from main.{table}) as mart inner join runs using ({_STUDY})
+        from (select {select_list} from main.{table}) as mart inner join runs using ({study})
         """
     ).to_arrow_reader(batch_rows)
     columns = [name for name in reader.schema.names if name != _RUN_COLUMN]

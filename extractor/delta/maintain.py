@@ -15,7 +15,7 @@ from typing import Any
 from deltalake import DeltaTable
 
 from extractor.delta.commits import upkeep_commit
-from extractor.delta.schema import TABLES
+from extractor.delta.schema import ADF_TABLES, TABLES
 from extractor.delta.storage import storage_options_for
 from extractor.lake import delta_table_uri
 
@@ -38,10 +38,15 @@ def maintain(
     retention_hours: int = DEFAULT_RETENTION_HOURS,
     *,
     storage_options: Mapping[str, str] | None = None,
-    tables: Iterable[str] = TABLES,
+    tables: Iterable[str] | None = None,
     target_file_size: int | None = None,
 ) -> list[MaintenanceReport]:
-    """Compact then vacuum each published table under `delta_uri`; missing tables are skipped."""
+    """Compact then vacuum each published table under `delta_uri`; missing tables are skipped.
+
+    By default the marts' tables, and the ADF template's where they were published.
+    """
+    if tables is None:
+        tables = (*TABLES, *(adf.name for adf in ADF_TABLES.values()))
     reports = []
     for table in tables:
         uri = delta_table_uri(delta_uri, table)

@@ -1,9 +1,13 @@
 """Publish the dbt marts as Delta Lake tables for Fabric, Spark, Databricks, DuckDB and Polars.
 
 Each publication commits at most one version per table (one MERGE of its upserts and deletes,
-changes.py), recording the watermark it reflects (commits.py). A table that does not exist yet is
+changes.py), recording the watermark it reflects (commits.py); a new column that needs a table
+feature gets it in a commit of its own first (features.py). A table that does not exist yet is
 created clustered by key (create.py). Nothing to merge and the same watermark: nothing is
 committed. A table interrupted behind the others catches up on the next run.
+
+With `adf_tables`, each mart the ADF template had (instance, series, study) is followed by its
+ADF-compatible table (`<delta>/adf/<table>`), which takes over the keys the mart's MERGE changed.
 """
 
 from __future__ import annotations
@@ -24,14 +28,28 @@ from deltalake import DeltaTable, write_deltalake
 from extractor.delta.changes import (
     DELETE_FLAG,
     changed_rows,
+    changes_of_leader,
     merge_source,
     note_unpublished_events,
     pruning_predicate,
     published_keys_of_touched_studies,
+    unregister_leader,
 )
-from extractor.delta.commits import publication_commit, published_sequence
+from extractor.delta.commits import publication_commit, published_sequence, upkeep_commit
 from extractor.delta.create import DEFAULT_TARGET_FILE_SIZE, create_table
-from extractor.delta.schema import TABLE_KEYS, TABLES, check_keys, export_list, mart_columns
+from extractor.delta.features import add_missing_features
+from extractor.delta.schema import (
+    ADF_TABLES,
+    NATIVE_TABLES,
+    TABLES,
+    DeltaProfile,
+    PublishedTable,
+    check_keys,
+    export_list,
+    mart_columns,
+    profile_mismatch,
+    quote,
+)
 from extractor.delta.storage import resolve_delta_uri, storage_options_for
 from extractor.lake import Lake, delta_table_uri
 from extractor.landing import LandingZone
@@ -55,10 +73,32 @@ class TablePublication:
     deleted: int = 0
     created: bool = False
     added_columns: tuple[str, ...] = ()
+    added_features: tuple[str, ...] = ()
 
     @property
     def committed(self) -> bool:
         return self.version is not None
+
+
+@dataclass(frozen=True)
+class _Settings:
+    """What every table of one publication is published with."""
+
+    watermark: Watermark
+    options: dict[str, str]
+    profile: DeltaProfile
+    partition_by_partition_name: bool
+    full_refresh: bool
+    target_file_size: int
+    scratch_root: Path
+
+
+@dataclass(frozen=True)
+class _Leader:
+    """A native mart's publication, for the table that follows it."""
+
+    publication: TablePublication
+    source: pa.Table | None  # its merge source; None when it compared nothing (created, skipped)
 
 
 @dataclass(frozen=True)
@@ -82,13 +122,16 @@ def publish(
     full_refresh: bool = False,
     tables: Iterable[str] = TABLES,
     target_file_size: int = DEFAULT_TARGET_FILE_SIZE,
+    profile: DeltaProfile = DeltaProfile.standard,
+    adf_tables: bool = False,
 ) -> PublishResult:
     """Publish the marts of `<lake>/warehouse.duckdb` to `<delta_uri>/<table>`.
 
     `watermark` is the point of the change feed the marts reflect (defaults to what has landed).
-    `partition_by_partition_name` and `target_file_size` (bytes) apply when a table is created;
-    later runs keep its layout.
+    `partition_by_partition_name`, `target_file_size` (bytes) and `profile` (schema.py) apply
+    when a table is created; later runs keep its layout, and refuse another profile.
     `full_refresh` re-merges every row (after a change of model logic that moved no sequence).
+    `adf_tables` also publishes the ADF template's tables under `<delta_uri>/adf/`.
     """
     lake = Lake(lake_dir)
     uri = resolve_delta_uri(lake.root, delta_uri)
@@ -100,6 +143,15 @@ def publish(
         if watermark is None:
             raise ValueError(f"nothing has landed under {lake.root}: no watermark to publish")
     options = storage_options_for(uri, storage_options)
+    settings = _Settings(
+        watermark=watermark,
+        options=options,
+        profile=DeltaProfile(profile),
+        partition_by_partition_name=partition_by_partition_name,
+        full_refresh=full_refresh,
+        target_file_size=target_file_size,
+        scratch_root=lake.root,
+    )
     result = PublishResult(watermark=watermark, delta_uri=uri)
     with duckdb.connect(str(lake.warehouse), read_only=True) as connection:
         # Arrow timestamps with time zone come out in the session zone: make it UTC for Delta.
@@ -107,48 +159,45 @@ def publish(
         connection.execute(f"set memory_limit = '{_DUCKDB_MEMORY_LIMIT}'")
         note_unpublished_events(connection, delta_table_uri(uri, "instance_history"), options)
         for table in tables:
-            publication = _publish_table(
-                connection,
-                table,
-                delta_table_uri(uri, table),
-                watermark,
-                options,
-                partition_by_partition_name=partition_by_partition_name,
-                full_refresh=full_refresh,
-                target_file_size=target_file_size,
-                scratch_root=lake.root,
-            )
-            result.tables.append(publication)
-            log.info(
-                "published %s: version %s, %d upserted, %d deleted",
-                table,
-                publication.version,
-                publication.upserted,
-                publication.deleted,
-            )
+            published, source = _publish_table(connection, NATIVE_TABLES[table], uri, settings)
+            result.tables.append(published)
+            _log(published)
+            if adf_tables and table in ADF_TABLES:
+                leader = _Leader(published, source)
+                followed, _ = _publish_table(connection, ADF_TABLES[table], uri, settings, leader)
+                result.tables.append(followed)
+                _log(followed)
     return result
+
+
+def _log(publication: TablePublication) -> None:
+    log.info(
+        "published %s: version %s, %d upserted, %d deleted",
+        publication.table,
+        publication.version,
+        publication.upserted,
+        publication.deleted,
+    )
 
 
 def _publish_table(
     connection: duckdb.DuckDBPyConnection,
-    table: str,
-    uri: str,
-    watermark: Watermark,
-    options: dict[str, str],
-    *,
-    partition_by_partition_name: bool,
-    full_refresh: bool,
-    target_file_size: int,
-    scratch_root: Path,
-) -> TablePublication:
-    keys = TABLE_KEYS[table]
-    columns = mart_columns(connection, table)
-    check_keys(connection, table, keys)
-    select_list = export_list(columns)
-    commit = publication_commit(table, watermark)
+    table: PublishedTable,
+    delta_uri: str,
+    settings: _Settings,
+    leader: _Leader | None = None,
+) -> tuple[TablePublication, pa.Table | None]:
+    """Publish one table; returns what it did and its merge source (None if it made none)."""
+    uri = delta_table_uri(delta_uri, table.name)
+    options, watermark = settings.options, settings.watermark
+    profile = settings.profile if table.profiled else DeltaProfile.standard
+    columns = mart_columns(connection, table.mart)
+    check_keys(connection, table.mart, table.keys)
+    select_list = export_list(columns, profile)
+    commit = publication_commit(table.name, watermark)
 
     if not DeltaTable.is_deltatable(uri, storage_options=options):
-        rows = connection.sql(f"select count(*) from main.{table}").fetchall()[0][0]
+        rows = connection.sql(f"select count(*) from main.{table.mart}").fetchall()[0][0]
         version = create_table(
             connection,
             table,
@@ -156,16 +205,19 @@ def _publish_table(
             select_list,
             options,
             commit,
-            partition_by_partition_name=partition_by_partition_name,
-            target_file_size=target_file_size,
-            scratch_root=scratch_root,
+            partition_by_partition_name=settings.partition_by_partition_name,
+            target_file_size=settings.target_file_size,
+            scratch_root=settings.scratch_root,
         )
-        return TablePublication(table, uri, version, None, upserted=rows, created=True)
+        return TablePublication(table.name, uri, version, None, upserted=rows, created=True), None
 
     delta = DeltaTable(uri, storage_options=options)
+    published_schema = pa.schema(delta.schema().to_arrow())
+    _check_profile(published_schema, uri, profile)
     previous = published_sequence(delta)
-    existing = set(delta.schema().to_arrow().names)
-    added = tuple(name for name, _ in columns if name not in existing)
+    existing = set(published_schema.names)
+    schema = connection.sql(f"select {select_list} from main.{table.mart} limit 0").arrow().schema
+    added = tuple(name for name in schema.names if name not in existing)
     if previous is not None and previous > watermark.sequence:
         log.warning(
             "%s already reflects sequence %d, past the marts' %d: left as it is",
@@ -173,39 +225,34 @@ def _publish_table(
             previous,
             watermark.sequence,
         )
-        return TablePublication(table, uri, None, previous)
-    params: list[Any] = []
-    if full_refresh or added or previous is None:
-        upserts = f"select {select_list} from main.{table}"
-        published: pyarrow.dataset.Dataset | pa.Table = delta.to_pyarrow_dataset()
-    else:
-        upserts, params = changed_rows(connection, table, select_list, previous)
-        published = published_keys_of_touched_studies(connection, delta, keys)
-    connection.register("delta_keys", published)
-    try:
-        source = merge_source(connection, table, keys, upserts, params)
-    finally:
-        connection.unregister("delta_keys")
+        return TablePublication(table.name, uri, None, previous), None
+    features: tuple[str, ...] = ()
+    if added:
+        features = add_missing_features(delta, schema, upkeep_commit(table.name, delta))
+        if features:
+            delta = DeltaTable(uri, storage_options=options)
+
+    source = _merge_source(connection, table, delta, select_list, previous, settings, leader, added)
     deleted = source.filter(pc.field(DELETE_FLAG)).num_rows
     upserted = source.num_rows - deleted
-    if source.num_rows == 0 and previous == watermark.sequence:
+    if source.num_rows == 0 and previous == watermark.sequence and not added:
         # Nothing changed and the feed did not move: publishing twice commits nothing.
-        return TablePublication(table, uri, None, previous)
+        return TablePublication(table.name, uri, None, previous), source
 
     if source.num_rows == 0:
-        # No row changed, yet the feed moved on: an empty commit records the new watermark so
-        # that all four tables carry it.
-        empty = connection.sql(f"select {select_list} from main.{table} limit 0").to_arrow_table()
+        # No row changed, yet the feed moved on (or a column was added to no row): an empty
+        # commit records the new watermark so that all four tables carry it.
         write_deltalake(
             delta,
-            empty,
+            schema.empty_table(),
             mode="append",
             schema_mode="merge" if added else None,
             commit_properties=commit,
         )
     else:
         predicate = " and ".join(
-            [f"target.{key} = source.{key}" for key in keys] + [pruning_predicate(source)]
+            [f"target.{quote(key)} = source.{quote(key)}" for key in table.keys]
+            + [pruning_predicate(source, table.study[1])]
         )
         (
             delta.merge(
@@ -222,12 +269,63 @@ def _publish_table(
             .execute()
         )
     delta = DeltaTable(uri, storage_options=options)
-    return TablePublication(
-        table,
+    publication = TablePublication(
+        table.name,
         uri,
         delta.version(),
         previous,
         upserted=upserted,
         deleted=deleted,
         added_columns=added,
+        added_features=features,
     )
+    return publication, source
+
+
+def _merge_source(
+    connection: duckdb.DuckDBPyConnection,
+    table: PublishedTable,
+    delta: DeltaTable,
+    select_list: str,
+    previous: int | None,
+    settings: _Settings,
+    leader: _Leader | None,
+    added: tuple[str, ...],
+) -> pa.Table:
+    """The rows to upsert and the keys to delete (flagged), in one table for one MERGE.
+
+    Every row and every published key are compared after a full refresh, a new column, on a
+    table without a published sequence, and on a follower that is not where its leader was.
+    """
+    compare_all = settings.full_refresh or bool(added) or previous is None
+    if leader is not None:
+        compare_all = compare_all or (
+            leader.source is None or leader.publication.previous_sequence != previous
+        )
+    params: list[Any] = []
+    published: pyarrow.dataset.Dataset | pa.Table
+    if compare_all:
+        upserts = f"select {select_list} from main.{table.mart}"
+        published = delta.to_pyarrow_dataset()
+    elif leader is not None and leader.source is not None:
+        upserts, published = changes_of_leader(connection, table, select_list, leader.source)
+    else:
+        assert previous is not None
+        upserts, params = changed_rows(connection, table.mart, select_list, previous)
+        published = published_keys_of_touched_studies(connection, delta, table.keys)
+    connection.register("delta_keys", published)
+    try:
+        return merge_source(connection, table.mart, table.keys, upserts, params)
+    finally:
+        connection.unregister("delta_keys")
+        if leader is not None and not compare_all:
+            unregister_leader(connection)
+
+
+def _check_profile(schema: pa.Schema, uri: str, profile: DeltaProfile) -> None:
+    created_with = profile_mismatch(schema, profile)
+    if created_with is not None:
+        raise ValueError(
+            f"{uri} was created with the {created_with} Delta profile, not {profile}: publish "
+            "with that profile, or to another Delta URI (a table's types cannot change in place)"
+        )

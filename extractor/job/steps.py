@@ -16,7 +16,7 @@ from pathlib import Path
 from requests import Session
 
 from extractor.build import BuildResult, EmptyLandingZoneError, build
-from extractor.delta import publish
+from extractor.delta import DeltaProfile, publish
 from extractor.job.logs import fields
 from extractor.job.outcome import ExitCode, JobFailure, JobReport
 from extractor.job.progress import extract_progress
@@ -136,7 +136,13 @@ def describe_build_failure(result: BuildResult) -> str:
 
 
 def publish_step(
-    run: Run, delta_uri: str | None, *, partition_delta: bool, full_refresh: bool
+    run: Run,
+    delta_uri: str | None,
+    *,
+    partition_delta: bool,
+    full_refresh: bool,
+    profile: DeltaProfile = DeltaProfile.standard,
+    adf_tables: bool = False,
 ) -> None:
     try:
         with timed(run.report, "publish"):
@@ -146,6 +152,8 @@ def publish_step(
                 watermark=run.landing.watermark(),
                 partition_by_partition_name=partition_delta,
                 full_refresh=full_refresh,
+                profile=profile,
+                adf_tables=adf_tables,
             )
     except Exception as error:  # any storage failure: each table stays at its old or new version
         raise JobFailure(ExitCode.PUBLISH_FAILURE, f"Delta publication failed: {error}") from None

@@ -117,3 +117,47 @@
         "nullif(struct_extract(pn, '" ~ component ~ "'), '')"
     ) }}
 {%- endmacro %}
+
+{#-
+    Every value of a DICOM JSON Value array as one text, as DICOM writes multiple values: joined
+    by a backslash ('CT\MR'). A person name is its Alphabetic component; any other object (a
+    sequence item) is its JSON text. Null when the array is absent or empty.
+-#}
+{% macro json_array_joined_text(json_array) %}
+    {{ return(adapter.dispatch('json_array_joined_text', 'dicom_lake')(json_array)) }}
+{% endmacro %}
+
+{% macro default__json_array_joined_text(json_array) -%}
+    {%- set texts = list_map(
+        json_array_elements(json_array), 'v', "coalesce(v ->> 'Alphabetic', v ->> '$')"
+    ) -%}
+    nullif(array_to_string({{ texts }}, '\'), '')
+{%- endmacro %}
+
+{#-
+    A DICOM JSON document as a map of tag to {vr, Value}, each value as text: a person name or a
+    sequence item as its JSON text; null Value for bulk data and inline binary (the shape of the
+    ADF template's `metadata` column).
+-#}
+{% macro json_dicom_map(json_text) %}
+    {{ return(adapter.dispatch('json_dicom_map', 'dicom_lake')(json_text)) }}
+{% endmacro %}
+
+{% macro default__json_dicom_map(json_text) -%}
+    map_from_entries({{ list_map(
+        "map_entries(json_transform(" ~ json_text
+        ~ ", '\"MAP(VARCHAR, STRUCT(vr VARCHAR, \\\"Value\\\" JSON[]))\"'))",
+        'e',
+        "struct_pack(key := e.key, value := struct_pack(vr := e.value.vr, \"Value\" := "
+        ~ list_map('e.value."Value"', 'v', "v ->> '$'") ~ "))"
+    ) }})
+{%- endmacro %}
+
+{#- Any value as JSON text: a list, map or struct as JSON. -#}
+{% macro json_render(value) %}
+    {{ return(adapter.dispatch('json_render', 'dicom_lake')(value)) }}
+{% endmacro %}
+
+{% macro default__json_render(value) -%}
+    cast(to_json({{ value }}) as varchar)
+{%- endmacro %}

@@ -23,6 +23,7 @@ from support.archive import (
     assert_published,
     data_files,
     delta_schema,
+    interrupt_merges_into,
     seed,
     studies_by_file,
     versions,
@@ -346,19 +347,12 @@ def test_an_interrupted_publication_leaves_tables_whole_and_the_next_run_converg
     archive.event("Deleted", "1.2", "1.2.1", "1.2.1.2")
     archive.event("Created", "1.2", "1.2.1", "1.2.1.5")
     archive.build()
-    original = DeltaTable.merge
-
-    def failing_merge(self: DeltaTable, *args: Any, **kwargs: Any) -> Any:
-        if self.table_uri.rstrip("/").endswith("/series"):
-            raise RuntimeError("interrupted")
-        return original(self, *args, **kwargs)
-
-    monkeypatch.setattr(DeltaTable, "merge", failing_merge)
+    interrupt_merges_into(monkeypatch, "series")
     with pytest.raises(RuntimeError, match="interrupted"):
         publish(archive.lake_dir, delta_uri, watermark=archive.watermark)
     assert versions(delta_uri) == {"instance": 1, "series": 0, "study": 0, "instance_history": 0}
     assert delta_rows(f"{delta_uri}/instance") == archive.mart_rows("instance")
-    monkeypatch.setattr(DeltaTable, "merge", original)
+    monkeypatch.undo()
 
     result = publish(archive.lake_dir, delta_uri, watermark=archive.watermark)
 

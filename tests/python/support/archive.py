@@ -11,6 +11,7 @@ from typing import Any
 import duckdb
 import pyarrow as pa
 import pyarrow.parquet as pq
+import pytest
 from deltalake import DeltaTable
 
 from extractor.delta import TABLES
@@ -181,3 +182,16 @@ def seed(archive: FakeArchive) -> None:
         archive.event("Created", "1.2", "1.2.1", f"1.2.1.{sop}", modality="MR")
     archive.event("Created", "1.1", "9.9.1", "9.9.1.0", partition="Research")
     archive.event("Created", "1.1", "9.9.2", "9.9.2.0", partition="Research", modality="US")
+
+
+def interrupt_merges_into(monkeypatch: pytest.MonkeyPatch, table: str) -> None:
+    """Make every MERGE into `<delta>/<table>` fail, as a publication killed there would;
+    `monkeypatch.undo()` lets them run again."""
+    original = DeltaTable.merge
+
+    def failing_merge(self: DeltaTable, *args: Any, **kwargs: Any) -> Any:
+        if self.table_uri.rstrip("/").endswith(f"/{table}"):
+            raise RuntimeError("interrupted")
+        return original(self, *args, **kwargs)
+
+    monkeypatch.setattr(DeltaTable, "merge", failing_merge)
