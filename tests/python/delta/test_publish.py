@@ -46,19 +46,6 @@ from extractor.lake import Lake, delta_table_uri
 from extractor.sources import Watermark
 
 
-@pytest.fixture
-def archive(tmp_path: Path) -> FakeArchive:
-    fake = FakeArchive(tmp_path / "lake")
-    seed(fake)
-    fake.build()
-    return fake
-
-
-@pytest.fixture
-def delta_uri(tmp_path: Path) -> str:
-    return str(tmp_path / "delta")
-
-
 def test_default_location_is_lake_delta_and_env_overrides(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -8,7 +8,6 @@ schema uses.
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import duckdb
 import pytest
@@ -17,7 +16,6 @@ from support.archive import (
     FakeArchive,
     assert_published,
     interrupt_merges_into,
-    seed,
     versions,
 )
 from support.fabric import invisible_attributes
@@ -35,14 +33,6 @@ _DT_COLUMNS = (
 )
 
 
-@pytest.fixture
-def archive(tmp_path: Path) -> FakeArchive:
-    fake = FakeArchive(tmp_path / "lake")
-    seed(fake)
-    fake.build()
-    return fake
-
-
 def _add_series_columns(archive: FakeArchive, columns: str) -> None:
     with duckdb.connect(str(Lake(archive.lake_dir).warehouse)) as connection:
         connection.execute(f"create or replace table series as select *, {columns} from series")
@@ -55,9 +45,8 @@ def assert_every_reader_reads(delta_uri: str) -> None:
 
 
 def test_a_datetime_column_added_at_series_level_gets_its_table_feature(
-    archive: FakeArchive, tmp_path: Path
+    archive: FakeArchive, delta_uri: str
 ) -> None:
-    delta_uri = str(tmp_path / "delta")
     publish(archive.lake_dir, delta_uri, watermark=archive.watermark)
     assert DeltaTable(f"{delta_uri}/series").protocol().reader_features is None
     _add_series_columns(archive, _DT_COLUMNS)
@@ -81,9 +70,8 @@ def test_a_datetime_column_added_at_series_level_gets_its_table_feature(
 
 
 def test_a_publication_interrupted_after_the_feature_leaves_readable_tables(
-    archive: FakeArchive, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    archive: FakeArchive, delta_uri: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    delta_uri = str(tmp_path / "delta")
     publish(archive.lake_dir, delta_uri, watermark=archive.watermark)
     _add_series_columns(archive, _DT_COLUMNS)
     interrupt_merges_into(monkeypatch, "series")
@@ -104,9 +92,8 @@ def test_a_publication_interrupted_after_the_feature_leaves_readable_tables(
 
 
 def test_the_fabric_profile_publishes_only_types_the_sql_endpoint_shows(
-    archive: FakeArchive, tmp_path: Path
+    archive: FakeArchive, delta_uri: str
 ) -> None:
-    delta_uri = str(tmp_path / "delta")
     _add_series_columns(archive, _DT_COLUMNS)
 
     publish(archive.lake_dir, delta_uri, watermark=archive.watermark, profile=DeltaProfile.fabric)
@@ -135,10 +122,9 @@ def test_the_fabric_profile_publishes_only_types_the_sql_endpoint_shows(
 
 
 def test_the_standard_profile_leaves_lists_and_datetimes_out_of_the_sql_endpoint(
-    archive: FakeArchive, tmp_path: Path
+    archive: FakeArchive, delta_uri: str
 ) -> None:
     # Why the fabric profile exists: what the endpoint would not show of a standard table.
-    delta_uri = str(tmp_path / "delta")
     publish(archive.lake_dir, delta_uri, watermark=archive.watermark)
 
     assert invisible_attributes(f"{delta_uri}/instance") == ["acquisition_datetime", "image_type"]
