@@ -113,7 +113,9 @@ def note_unpublished_events(
         connection.register("published_events", dataset)
         published = f"select {key_list} from published_events"
     else:
-        published = f"select {key_list} from main.instance_history limit 0"
+        # Nothing is published: every event is unpublished. (A `limit 0` here would bind to the
+        # whole `except` below and make no event count, losing deletes.)
+        published = f"select {key_list} from main.instance_history where false"
     try:
         connection.execute(
             f"create or replace temp table {_UNPUBLISHED} as"
@@ -123,6 +125,33 @@ def note_unpublished_events(
     finally:
         if "published_events" in published:
             connection.unregister("published_events")
+
+
+def published_row_count(delta: DeltaTable) -> int | None:
+    """The table's rows, from the log's per-file statistics (no data file is read), if known."""
+    counts = pa.table(delta.get_add_actions(flatten=True))["num_records"].to_pylist()
+    return None if None in counts else sum(counts)
+
+
+def key_mismatch(
+    connection: duckdb.DuckDBPyConnection, table: PublishedTable, delta: DeltaTable
+) -> tuple[int, int]:
+    """How many keys the Delta table has that its mart lacks, and the mart has that it lacks.
+
+    Reads the key columns of every data file.
+    """
+    connection.register("published_keys", delta.to_pyarrow_dataset())
+    try:
+        key_list = ", ".join(quote(key) for key in table.keys)
+        published = f"select {key_list} from published_keys"
+        built = f"select {key_list} from main.{table.mart}"
+        row = connection.sql(
+            f"select (select count(*) from ({published} except {built})),"
+            f" (select count(*) from ({built} except {published}))"
+        ).fetchall()[0]
+    finally:
+        connection.unregister("published_keys")
+    return int(row[0]), int(row[1])
 
 
 def merge_source(

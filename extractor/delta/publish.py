@@ -29,10 +29,12 @@ from extractor.delta.changes import (
     DELETE_FLAG,
     changed_rows,
     changes_of_leader,
+    key_mismatch,
     merge_source,
     note_unpublished_events,
     pruning_predicate,
     published_keys_of_touched_studies,
+    published_row_count,
     unregister_leader,
 )
 from extractor.delta.commits import publication_commit, published_sequence, upkeep_commit
@@ -56,6 +58,7 @@ from extractor.landing import LandingZone
 from extractor.sources import Watermark
 
 log = logging.getLogger(__name__)
+
 
 # DuckDB's share of the publication's memory (it spills past it); delta-rs needs the rest
 _DUCKDB_MEMORY_LIMIT = "1GB"
@@ -170,6 +173,30 @@ def publish(
     return result
 
 
+class PublicationMismatch(RuntimeError):
+    """A Delta table's keys differ from its mart's after a publication: a defect to report."""
+
+
+def _check_published_keys(
+    connection: duckdb.DuckDBPyConnection, table: PublishedTable, delta: DeltaTable, uri: str
+) -> None:
+    """Fail when the table does not hold as many rows as its mart, naming the keys that differ.
+
+    The counts cost nothing (the log's statistics, a count of the mart), so every commit is
+    checked without reading a data file; the keys are compared only to say what differs.
+    """
+    built = connection.sql(f"select count(*) from main.{table.mart}").fetchall()[0][0]
+    if published_row_count(delta) == built:
+        return
+    extra, missing = key_mismatch(connection, table, delta)
+    if extra or missing:
+        raise PublicationMismatch(
+            f"{uri} does not hold its mart's rows after publishing: {extra} key(s) "
+            f"the mart main.{table.mart} lacks, {missing} of its key(s) missing; "
+            "publish with --full-refresh to repair it, and report this"
+        )
+
+
 def _log(publication: TablePublication) -> None:
     log.info(
         "published %s: version %s, %d upserted, %d deleted",
@@ -269,6 +296,7 @@ def _publish_table(
             .execute()
         )
     delta = DeltaTable(uri, storage_options=options)
+    _check_published_keys(connection, table, delta, uri)
     publication = TablePublication(
         table.name,
         uri,

@@ -42,6 +42,7 @@ from extractor.delta import (
     version_as_of_sequence,
 )
 from extractor.delta.changes import pruning_predicate
+from extractor.delta.publish import PublicationMismatch
 from extractor.lake import Lake, delta_table_uri
 from extractor.sources import Watermark
 
@@ -529,3 +530,33 @@ def test_publish_uses_the_default_location(
     assert result.delta_uri == str((archive.lake_dir / "delta").resolve())
     assert_published(archive, result.delta_uri)
     assert delta_table_uri(result.delta_uri, "study").endswith("/delta/study")
+
+
+def test_deletes_reach_tables_published_before_instance_history_existed(
+    archive: FakeArchive, delta_uri: str
+) -> None:
+    # A first publication that stopped after `instance` (killed, or a storage error later on).
+    publish(archive.lake_dir, delta_uri, watermark=archive.watermark, tables=["instance"])
+    assert not DeltaTable.is_deltatable(f"{delta_uri}/instance_history")
+    archive.event("Deleted", "1.1", "1.1.1", "1.1.1.0")
+    archive.event("Deleted", "1.2", "1.2.1", "1.2.1.1")
+    archive.build()
+
+    result = publish(archive.lake_dir, delta_uri, watermark=archive.watermark)
+
+    instance = next(t for t in result.tables if t.table == "instance")
+    assert instance.deleted == 2
+    assert_published(archive, delta_uri)
+
+
+def test_a_publication_that_leaves_other_keys_than_the_mart_fails_loudly(
+    archive: FakeArchive, delta_uri: str
+) -> None:
+    publish(archive.lake_dir, delta_uri, watermark=archive.watermark)
+    # A row lost behind the publication's back, in a study no event will touch.
+    DeltaTable(f"{delta_uri}/instance").delete("sop_instance_uid = '9.9.2.0'")
+    archive.event("Created", "1.2", "1.2.1", "1.2.1.7")
+    archive.build()
+
+    with pytest.raises(PublicationMismatch, match=r"0 key\(s\) the mart main.instance lacks, 1 of"):
+        publish(archive.lake_dir, delta_uri, watermark=archive.watermark)
