@@ -1,3 +1,3 @@
-from extractor.cli import app
+from extractor.cli import main
 
-app(prog_name="dicom-lake")
+main()

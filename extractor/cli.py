@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import ipaddress
+import logging
+import os
 import re
 import shutil
+import sys
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -13,6 +17,7 @@ from typing import Annotated
 
 import duckdb
 import typer
+from typer.exceptions import TyperException
 
 from extractor.delta import TABLES, DeltaProfile, maintain, resolve_delta_uri
 from extractor.job import (
@@ -26,6 +31,7 @@ from extractor.job import (
     extract_step,
     publish_step,
 )
+from extractor.job.logs import json_line, json_logging, json_requested
 from extractor.lake import Lake
 from extractor.sources import ExtractSummary, Watermark, public_url
 from extractor.sources.azure import AzureSettings, default_auth
@@ -37,13 +43,20 @@ _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)?\s*$")
 _UNIT_SECONDS = {"ms": 0.001, "s": 1, "m": 60, "h": 3600, "d": 86400}
 
 
+# Durations are taken from now or a watermark: ten years keeps every window inside the calendar.
+_LONGEST = timedelta(days=3650)
+
+
 def parse_duration(text: str) -> timedelta:
     """'15m', '90s', '1h', '0' -> timedelta; a bare number means seconds."""
     match = _DURATION.match(text)
     if match is None:
         raise ValueError(f"not a duration: {text!r} (use e.g. 90s, 15m, 1h, 2d)")
     value, unit = match.groups()
-    return timedelta(seconds=float(value) * _UNIT_SECONDS[unit or "s"])
+    seconds = float(value) * _UNIT_SECONDS[unit or "s"]
+    if seconds > _LONGEST.total_seconds():
+        raise ValueError(f"{text!r} is longer than the {_LONGEST.days:,} days a duration may be")
+    return timedelta(seconds=seconds)
 
 
 class Source(StrEnum):
@@ -117,8 +130,11 @@ ReconcileCheck = Annotated[
     typer.Option(help="Orthanc: skip the instance listing when the counts agree."),
 ]
 BatchSize = Annotated[int, typer.Option(min=1, help="Entries per landed Parquet file.")]
-Timeout = Annotated[float, typer.Option(min=0.1, help="Seconds to wait for one page.")]
-Retries = Annotated[int, typer.Option(min=0, help="Retries of a failing request.")]
+Timeout = Annotated[
+    float,
+    typer.Option(min=0.1, max=86_400, help="Seconds one page may take, all of it."),
+]
+Retries = Annotated[int, typer.Option(min=0, max=100, help="Retries of a failing request.")]
 DeltaUri = Annotated[
     str | None,
     typer.Option(
@@ -168,6 +184,17 @@ LogFormat = Annotated[
     ),
 ]
 Quiet = Annotated[bool, typer.Option("--quiet", "-q", help="No progress line; warnings only.")]
+WarehouseWait = Annotated[
+    float,
+    typer.Option(
+        "--warehouse-wait",
+        envvar="DICOM_LAKE_WAREHOUSE_WAIT",
+        min=0,
+        max=86_400,
+        help="Seconds to wait for another process (an analyst's DuckDB session) to let go of "
+        "warehouse.duckdb before the build gives up with exit 10.",
+    ),
+]
 FullRefresh = Annotated[
     bool,
     typer.Option(
@@ -188,10 +215,31 @@ class BuildOptions:
     full_refresh: bool = False
     delta_profile: DeltaProfile = DeltaProfile.standard
     adf_tables: bool = False
+    warehouse_wait: float = 60.0
+
+
+def main() -> None:
+    """The `dicom-lake` command. With JSON logs asked for, a bad flag is told as a JSON line too."""
+    if not json_requested(sys.argv[1:], dict(os.environ)):
+        app(prog_name="dicom-lake")
+        return
+    try:
+        code = app(prog_name="dicom-lake", standalone_mode=False)
+    except typer.Abort:
+        sys.exit(1)
+    except TyperException as error:  # since typer 0.29, click's errors derive from it
+        exit_code = getattr(error, "exit_code", int(ExitCode.USAGE))
+        message = error.format_message() if hasattr(error, "format_message") else str(error)
+        print(json_line("error", message, exit_code=exit_code), file=sys.stderr)
+        sys.exit(exit_code)
+    sys.exit(code if isinstance(code, int) else 0)
 
 
 def _fail(code: ExitCode, message: str) -> typer.Exit:
-    typer.secho(f"error: {message}", err=True, fg=typer.colors.RED)
+    if json_logging() or json_requested(sys.argv[1:], dict(os.environ)):
+        print(json_line("error", message, exit_code=int(code)), file=sys.stderr)
+    else:
+        typer.secho(f"error: {message}", err=True, fg=typer.colors.RED)
     return typer.Exit(int(code))
 
 
@@ -346,6 +394,7 @@ def build_command(
     partition_delta: PartitionDelta = False,
     delta_profile: DeltaProfileOption = DeltaProfile.standard,
     adf_tables: AdfTables = False,
+    warehouse_wait: WarehouseWait = 60.0,
     full_refresh: FullRefresh = False,
     quiet: Quiet = False,
     log_format: LogFormat = LogStyle.plain,
@@ -359,6 +408,7 @@ def build_command(
         full_refresh=full_refresh,
         delta_profile=delta_profile,
         adf_tables=adf_tables,
+        warehouse_wait=warehouse_wait,
     )
     _execute(
         "build",
@@ -370,7 +420,12 @@ def build_command(
 
 
 def _build_and_publish(run: Run, options: BuildOptions) -> None:
-    result = build_step(run, options.dbt_project, full_refresh=options.full_refresh)
+    result = build_step(
+        run,
+        options.dbt_project,
+        full_refresh=options.full_refresh,
+        warehouse_wait=options.warehouse_wait,
+    )
     warned = result.warned
     typer.echo("dbt build       passed" + (f", warnings: {', '.join(warned)}" if warned else ""))
     if not options.publish:
@@ -413,6 +468,7 @@ def run_command(
     partition_delta: PartitionDelta = False,
     delta_profile: DeltaProfileOption = DeltaProfile.standard,
     adf_tables: AdfTables = False,
+    warehouse_wait: WarehouseWait = 60.0,
     full_refresh: FullRefresh = False,
     quiet: Quiet = False,
     log_format: LogFormat = LogStyle.plain,
@@ -440,6 +496,7 @@ def run_command(
         full_refresh=full_refresh,
         delta_profile=delta_profile,
         adf_tables=adf_tables,
+        warehouse_wait=warehouse_wait,
     )
 
     def steps(run: Run) -> None:
@@ -473,17 +530,49 @@ def maintain_command(
 
 @app.command("serve")
 def serve_command(
-    host: Annotated[str, typer.Option(help="Address to listen on (loopback only).")] = "127.0.0.1",
-    port: Annotated[int, typer.Option(help="Port to listen on.")] = 8080,
+    host: Annotated[
+        str, typer.Option(help="Address to listen on: a loopback one unless --allow-remote.")
+    ] = "127.0.0.1",
+    port: Annotated[int, typer.Option(min=0, max=65535, help="Port to listen on.")] = 8080,
     samples: Annotated[bool, typer.Option(help="Load the sample DICOM files first.")] = True,
+    allow_remote: Annotated[
+        bool,
+        typer.Option(
+            help="Listen on a non-loopback address: anyone who reaches it can upload, delete and "
+            "inject faults, without a token."
+        ),
+    ] = False,
     log_format: LogFormat = LogStyle.plain,
 ) -> None:
     """Run the local DICOM service (change feed, STOW-RS, delete, bulk update) until Ctrl-C."""
     configure_logging(quiet=False, log_format=log_format)
+    if not _is_loopback(host):
+        if not allow_remote:
+            raise _fail(
+                ExitCode.USAGE,
+                f"--host {host} is not a loopback address: the local service has no access "
+                "control; pass --allow-remote to listen there anyway",
+            )
+        logging.getLogger("extractor.server").warning(
+            "listening on %s: every client that reaches it can upload, delete and inject faults",
+            host,
+        )
     # Imported here: the scheduled commands need not load pydicom (a quarter of a second).
     from extractor.server import ServiceOptions, serve_forever
 
-    serve_forever(host, port, ServiceOptions(), load_samples=samples)
+    try:
+        serve_forever(host, port, ServiceOptions(), load_samples=samples)
+    except OSError as error:
+        raise _fail(ExitCode.USAGE, f"cannot listen on {host} port {port}: {error}") from None
+
+
+def _is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
 
 
 @app.command("demo")

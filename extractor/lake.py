@@ -4,6 +4,7 @@
 <lake>/
   landing/changefeed/changefeed-<first>-<last>-<id>.parquet   the feed as it came (landing/)
   landing/orthanc-reconcile.json                              Orthanc: runs since a reconciliation
+  quarantine/landing/changefeed-*.parquet                     landed files found damaged, re-read
   warehouse.duckdb                                            the dbt warehouse (build/)
   dbt/                                                        dbt's profile, target/ and logs/
   delta/<table>                                               the Delta tables, by default (delta/)
@@ -45,6 +46,11 @@ class Lake:
     def changefeed_glob(self) -> str:
         """Every landed file, as a read_parquet glob."""
         return str(self.changefeed / "*.parquet")
+
+    @property
+    def landing_quarantine(self) -> Path:
+        """Landed files that could not be read, moved out of the changefeed (kept, never read)."""
+        return self.root / "quarantine" / "landing"
 
     def changefeed_file(self, first: int, last: int, unique: str) -> Path:
         return (
@@ -99,3 +105,9 @@ class Lake:
 def delta_table_uri(delta_uri: str, table: str) -> str:
     """`<delta_uri>/<table>`, for a local path or a storage URI alike."""
     return f"{delta_uri.rstrip('/')}/{table}"
+
+
+def changefeed_file_range(path: Path) -> tuple[int, int]:
+    """The first and last sequence a landed file's name says it holds (Lake.changefeed_file)."""
+    first, last = path.name.removeprefix(CHANGEFEED_FILE_PREFIX).split("-")[:2]
+    return int(first), int(last)

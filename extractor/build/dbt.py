@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from extractor.build.project import project_dir as bundled_project_dir
+from extractor.build.warehouse import wait_for_warehouse
 from extractor.lake import Lake
 from extractor.landing import LandingZone
 
@@ -123,8 +124,12 @@ def build(
     project_dir: Path | None = None,
     select: str | None = None,
     full_refresh: bool = False,
+    warehouse_wait: float = 0.0,
 ) -> BuildResult:
     """Run `dbt build` on the landed change feed of `lake_dir`.
+
+    Waits up to `warehouse_wait` seconds for another process to let go of the warehouse, then
+    raises WarehouseBusy naming it.
 
     `full_refresh` rebuilds every incremental model from everything landed (after a change to a
     macro, which the models' fingerprints do not cover).
@@ -139,6 +144,7 @@ def build(
             f"the landing zone {lake.changefeed} holds no Parquet file: "
             "run the extractor before building"
         )
+    wait_for_warehouse(lake.warehouse, warehouse_wait)
     arguments = ["build"]
     if select:
         arguments += ["--select", select]

@@ -17,7 +17,9 @@ from __future__ import annotations
 
 import bisect
 from collections.abc import Iterable
+from dataclasses import dataclass
 from typing import Any
+from urllib.parse import unquote
 
 import duckdb
 import pyarrow as pa
@@ -74,13 +76,15 @@ def published_keys_of_touched_studies(
         ).fetchall()
     )
     files = pa.table(delta.get_add_actions(flatten=True))
+    # The log holds each path percent-encoded (a partition `a/b` is `partition_name=a%252Fb`),
+    # the dataset's fragments hold it decoded once.
+    paths = [unquote(path) for path in files["path"].to_pylist()]
     low, high = f"min.{_PRUNING_KEY}", f"max.{_PRUNING_KEY}"
     if low in files.column_names and high in files.column_names:
-        paths, lows, highs = (files[name].to_pylist() for name in ("path", low, high))
-        bounds = zip(paths, lows, highs, strict=True)
+        bounds = zip(paths, files[low].to_pylist(), files[high].to_pylist(), strict=True)
         wanted = {path for path, first, last in bounds if _may_hold_one_of(studies, first, last)}
     else:  # no statistics: every file may hold one
-        wanted = set(files["path"].to_pylist())
+        wanted = set(paths)
     dataset = delta.to_pyarrow_dataset()
     fragments = [fragment for fragment in dataset.get_fragments() if fragment.path in wanted]
     touched = pyarrow.dataset.FileSystemDataset(
@@ -133,13 +137,19 @@ def published_row_count(delta: DeltaTable) -> int | None:
     return None if None in counts else sum(counts)
 
 
+@dataclass(frozen=True)
+class KeyMismatch:
+    """How a Delta table's keys differ from its mart's."""
+
+    extra: int  # keys the Delta table has and the mart lacks
+    missing: int  # keys the mart has and the Delta table lacks
+    repeated: int  # rows of the Delta table beyond the first for their key
+
+
 def key_mismatch(
     connection: duckdb.DuckDBPyConnection, table: PublishedTable, delta: DeltaTable
-) -> tuple[int, int]:
-    """How many keys the Delta table has that its mart lacks, and the mart has that it lacks.
-
-    Reads the key columns of every data file.
-    """
+) -> KeyMismatch:
+    """Compare the Delta table's keys with its mart's; reads the key columns of every data file."""
     connection.register("published_keys", delta.to_pyarrow_dataset())
     try:
         key_list = ", ".join(quote(key) for key in table.keys)
@@ -147,11 +157,13 @@ def key_mismatch(
         built = f"select {key_list} from main.{table.mart}"
         row = connection.sql(
             f"select (select count(*) from ({published} except {built})),"
-            f" (select count(*) from ({built} except {published}))"
+            f" (select count(*) from ({built} except {published})),"
+            f" (select count(*) from published_keys)"
+            f"  - (select count(*) from (select distinct {key_list} from published_keys))"
         ).fetchall()[0]
     finally:
         connection.unregister("published_keys")
-    return int(row[0]), int(row[1])
+    return KeyMismatch(int(row[0]), int(row[1]), int(row[2]))
 
 
 def merge_source(

@@ -186,15 +186,16 @@ def _check_published_keys(
     checked without reading a data file; the keys are compared only to say what differs.
     """
     built = connection.sql(f"select count(*) from main.{table.mart}").fetchall()[0][0]
-    if published_row_count(delta) == built:
+    published = published_row_count(delta)
+    if published == built:
         return
-    extra, missing = key_mismatch(connection, table, delta)
-    if extra or missing:
-        raise PublicationMismatch(
-            f"{uri} does not hold its mart's rows after publishing: {extra} key(s) "
-            f"the mart main.{table.mart} lacks, {missing} of its key(s) missing; "
-            "publish with --full-refresh to repair it, and report this"
-        )
+    found = key_mismatch(connection, table, delta)
+    raise PublicationMismatch(
+        f"{uri} does not hold its mart's rows after publishing: {published} row(s) against"
+        f" {built} in main.{table.mart}; {found.extra} key(s) the mart lacks,"
+        f" {found.missing} of its key(s) missing, {found.repeated} row(s) repeating a key;"
+        " publish with --full-refresh to repair it, and report this"
+    )
 
 
 def _log(publication: TablePublication) -> None:

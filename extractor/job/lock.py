@@ -8,6 +8,7 @@ holder ended without cleaning up. It needs a local file system (flock over NFS i
 
 from __future__ import annotations
 
+import errno
 import fcntl
 import json
 import logging
@@ -26,11 +27,24 @@ class LakeBusy(Exception):
     """Another run holds the lake's lock."""
 
 
+class UnsafeLock(Exception):
+    """The lock's path is not a plain file of the lake (a symbolic link)."""
+
+
 @contextmanager
 def run_lock(lake: Lake, run_id: str, command: str) -> Iterator[None]:
     lake.root.mkdir(parents=True, exist_ok=True)
     path = lake.lock
-    descriptor = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        # Never through a link: truncating and writing the lock would empty the link's target.
+        descriptor = os.open(path, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW, 0o644)
+    except OSError as error:
+        if error.errno != errno.ELOOP:
+            raise
+        raise UnsafeLock(
+            f"{path} is a symbolic link; the run lock is refused so that it never writes "
+            "through it to another file: remove the link"
+        ) from None
     try:
         try:
             fcntl.flock(descriptor, fcntl.LOCK_EX | fcntl.LOCK_NB)

@@ -68,6 +68,34 @@ class JsonFormatter(logging.Formatter):
         return json.dumps(entry, default=str)
 
 
+def json_requested(argv: list[str], environment: dict[str, str]) -> bool:
+    """Whether a command line asks for JSON logs: for what is printed before it is parsed."""
+    for index, argument in enumerate(argv):
+        if argument == "--log-format=json":
+            return True
+        if argument == "--log-format":
+            return argv[index + 1 : index + 2] == ["json"]
+    return environment.get("DICOM_LAKE_LOG_FORMAT", "").lower() == "json"
+
+
+def json_line(level: str, message: str, **values: Any) -> str:
+    """A log line in JsonFormatter's shape, for what is said outside a logger."""
+    entry = {
+        "time": datetime.now(UTC).isoformat(),
+        "level": level,
+        "run_id": _run_id.get(),
+        "logger": "extractor.cli",
+        "message": message,
+        **values,
+    }
+    return json.dumps(entry, default=str)
+
+
+def json_logging() -> bool:
+    """Whether the log lines are JSON (configure_logging was asked for them)."""
+    return any(isinstance(h.formatter, JsonFormatter) for h in logging.getLogger().handlers)
+
+
 def configure_logging(*, quiet: bool, log_format: str) -> None:
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(JsonFormatter() if log_format == "json" else PlainFormatter())

@@ -24,6 +24,7 @@ class ExitCode(IntEnum):
     PUBLISH_FAILURE = 7
     LANDING_FAILURE = 8  # the landing zone cannot be written (disk full, permissions)
     LAKE_BUSY = 9  # another run holds the lake's lock
+    WAREHOUSE_BUSY = 10  # another process (an analyst's session) holds warehouse.duckdb
     NOTHING_NEW = 99  # not an error: nothing landed and nothing was published (Airflow: skipped)
 
 
@@ -65,6 +66,7 @@ class JobReport:
                 "already_landed": self.extract.already_landed,
                 "landed": self.extract.landed,
                 "landed_by_action": dict(self.extract.by_action),
+                "dated_past_window": len(self.extract.past_window),
                 "files": len(self.extract.files),
             }
         if self.build is not None:

@@ -11,7 +11,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from extractor.job.lock import LakeBusy, run_lock
+from extractor.job.lock import LakeBusy, UnsafeLock, run_lock
 from extractor.job.logs import fields, start_run
 from extractor.job.outcome import ExitCode, JobFailure, JobReport, mark
 from extractor.job.steps import Run
@@ -32,6 +32,7 @@ def execute(command: str, lake_dir: Path, steps: Callable[[Run], None]) -> JobRe
     report = JobReport(command=command, run_id=start_run())
     started = time.monotonic()
     outcome = "failed"
+    error: dict[str, object] = {}
     try:
         with run_lock(lake, report.run_id, command):
             report.watermark_before = landing.watermark()
@@ -40,9 +41,21 @@ def execute(command: str, lake_dir: Path, steps: Callable[[Run], None]) -> JobRe
         return report
     except LakeBusy as busy:
         outcome = "lake busy"
+        error = {"exit_code": int(ExitCode.LAKE_BUSY), "error": str(busy)}
         raise JobFailure(ExitCode.LAKE_BUSY, str(busy)) from None
+    except UnsafeLock as unsafe:
+        outcome = "unsafe lock"
+        error = {"exit_code": int(ExitCode.LANDING_FAILURE), "error": str(unsafe)}
+        raise JobFailure(ExitCode.LANDING_FAILURE, str(unsafe)) from None
     except JobFailure as failure:
         outcome = failure.code.name.lower()
+        error = {"exit_code": int(failure.code), "error": failure.message}
+        raise
+    except Exception as unexpected:
+        error = {
+            "exit_code": int(ExitCode.FAILED),
+            "error": f"{type(unexpected).__name__}: {unexpected}",
+        }
         raise
     finally:
         report.durations["total"] = time.monotonic() - started
@@ -53,5 +66,7 @@ def execute(command: str, lake_dir: Path, steps: Callable[[Run], None]) -> JobRe
             "%s finished: %s",
             command,
             outcome,
-            extra=fields(outcome=outcome, watermark_after=mark(after), **report.log_fields()),
+            extra=fields(
+                outcome=outcome, watermark_after=mark(after), **error, **report.log_fields()
+            ),
         )

@@ -15,7 +15,7 @@ from pathlib import Path
 
 from requests import Session
 
-from extractor.build import BuildResult, EmptyLandingZoneError, build
+from extractor.build import BuildResult, EmptyLandingZoneError, WarehouseBusy, build
 from extractor.delta import DeltaProfile, publish
 from extractor.job.logs import fields
 from extractor.job.outcome import ExitCode, JobFailure, JobReport
@@ -116,12 +116,21 @@ def extract_orthanc_step(run: Run, settings: OrthancSettings, *, show_progress: 
         )
 
 
-def build_step(run: Run, dbt_project: Path | None, *, full_refresh: bool) -> BuildResult:
+def build_step(
+    run: Run, dbt_project: Path | None, *, full_refresh: bool, warehouse_wait: float = 60.0
+) -> BuildResult:
     try:
         with timed(run.report, "build"):
-            result = build(run.lake.root, project_dir=dbt_project, full_refresh=full_refresh)
+            result = build(
+                run.lake.root,
+                project_dir=dbt_project,
+                full_refresh=full_refresh,
+                warehouse_wait=warehouse_wait,
+            )
     except (EmptyLandingZoneError, FileNotFoundError) as error:
         raise JobFailure(ExitCode.BUILD_FAILURE, str(error)) from None
+    except WarehouseBusy as error:
+        raise JobFailure(ExitCode.WAREHOUSE_BUSY, str(error)) from None
     run.report.build = result
     if not result.success:
         raise JobFailure(ExitCode.BUILD_FAILURE, describe_build_failure(result))

@@ -22,5 +22,9 @@ LANDING_SCHEMA = pa.schema(
         # later lookups need no UID search. Null for the Azure feed. Files landed before this
         # column existed still read: the dbt source reads with union_by_name.
         pa.field("source_instance_id", pa.string()),
+        # The end of the time window the entry was read in, where the source reads windows (the
+        # Azure feed). An entry dated at or after it came from a misbehaving server or clock: it
+        # lands, but its timestamp never becomes the watermark (extractor.landing.zone).
+        pa.field("window_end", pa.timestamp("us", tz="UTC")),
     ]
 )

@@ -7,6 +7,7 @@ a column existed (`source_instance_id`) read beside newer ones.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterable
 from datetime import datetime
 from pathlib import Path
@@ -16,7 +17,10 @@ import pyarrow as pa
 
 from extractor.lake import Lake
 from extractor.landing.files import write_batch
-from extractor.sources.contract import Row, Watermark
+from extractor.landing.quarantine import quarantine_damaged, quarantined_ranges
+from extractor.sources.contract import Row, Watermark, dated_past_window
+
+log = logging.getLogger(__name__)
 
 # Instances whose latest landed entry is not a Delete, with the source's id of the entry.
 _PRESENT_INSTANCES = """
@@ -30,6 +34,18 @@ _PRESENT_INSTANCES = """
     group by all
     having lower(arg_max(action, sequence)) != 'delete'
 """
+# The rule of extractor.sources.contract.dated_past_window, below a sequence. The empty relation
+# adds window_end for lakes whose files all predate the column.
+_WATERMARK = """
+    select max(sequence), max(timestamp)
+    from (
+        from read_parquet(?, union_by_name = true)
+        union all by name
+        select null::timestamptz as window_end where false
+    )
+    where (window_end is null or timestamp < window_end) and sequence < ?
+"""
+_NO_LIMIT = 2**63 - 1
 _PRESENT_COLUMNS = (
     "source_instance_id",
     "partition_name",
@@ -46,26 +62,38 @@ class LandingZone:
         self.lake = lake if isinstance(lake, Lake) else Lake(lake)
         self._watermark: Watermark | None = None
         self._watermark_read = False
+        self._checked = False
 
     @property
     def reconcile_state(self) -> Path:
         return self.lake.reconcile_state
 
     def land(self, rows: Iterable[Row]) -> Path | None:
-        """Land rows as one new file; the watermark moves past them."""
+        """Land rows as one new file; the watermark moves past those it trusts."""
         rows = list(rows)
         watermark = self.watermark()
         path = write_batch(self.lake, rows)
-        if path is not None:
-            first = Watermark(int(rows[0]["sequence"]), rows[0]["timestamp"])
-            self._watermark = (watermark or first).after(rows)
+        trusted = [row for row in rows if not dated_past_window(row)]
+        if path is not None and trusted:
+            first = Watermark(int(trusted[0]["sequence"]), trusted[0]["timestamp"])
+            self._watermark = (watermark or first).after(trusted)
         return path
 
     def files(self) -> str | None:
-        """The glob of the landed Parquet files, for read_parquet; None while nothing has landed."""
+        """The glob of the landed Parquet files, for read_parquet; None while nothing has landed.
+
+        Unreadable files are moved to the quarantine first (extractor.landing.quarantine).
+        """
+        self.set_aside_damaged()
         if not any(self.lake.changefeed.glob("*.parquet")):
             return None
         return self.lake.changefeed_glob
+
+    def set_aside_damaged(self) -> None:
+        """Move unreadable landed files to the quarantine, once per LandingZone (per run)."""
+        if not self._checked:
+            quarantine_damaged(self.lake)
+            self._checked = True
 
     def watermark(self) -> Watermark | None:
         """The highest sequence and the latest timestamp that have landed, or None.
@@ -83,12 +111,28 @@ class LandingZone:
         if files is None:
             return None
         with duckdb.connect() as connection:
-            row = connection.execute(
-                "select max(sequence), max(timestamp) from read_parquet(?)", [files]
-            ).fetchone()
+            below = self._first_missing_quarantined(connection, files)
+            row = connection.execute(_WATERMARK, [files, below]).fetchone()
         if row is None or row[0] is None:
             return None
         return Watermark(sequence=row[0], timestamp=row[1])
+
+    def _first_missing_quarantined(self, connection: duckdb.DuckDBPyConnection, files: str) -> int:
+        """The first sequence of the earliest quarantined file not landed again (else no limit)."""
+        for first, last in quarantined_ranges(self.lake):
+            landed = connection.execute(
+                "select count(distinct sequence) from read_parquet(?) where sequence in (?, ?)",
+                [files, first, last],
+            ).fetchone()
+            if landed is None or landed[0] < len({first, last}):
+                log.warning(
+                    "the entries of a quarantined landing file (sequence %d to %d) have not "
+                    "landed again: the feed is read from before them",
+                    first,
+                    last,
+                )
+                return first
+        return _NO_LIMIT
 
     def sequences_since(self, since: datetime) -> set[int]:
         """Sequences already landed with a timestamp at or after `since` (the overlap to dedupe)."""

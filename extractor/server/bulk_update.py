@@ -26,7 +26,7 @@ def parse_bulk_update(body: bytes) -> tuple[list[str], dict[str, Any]]:
     """Validate a $bulkUpdate body: study UIDs and a patient/study-level DICOM JSON change."""
     try:
         request = json.loads(body)
-    except ValueError:
+    except (ValueError, RecursionError):  # RecursionError: nested deeper than Python parses
         raise HttpError(400, "The bulk update body is not JSON.") from None
     if not isinstance(request, dict):
         raise HttpError(400, "The bulk update body must be a JSON object.")

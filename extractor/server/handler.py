@@ -30,6 +30,18 @@ def json_bytes(value: Any) -> bytes:
     return json.dumps(value, separators=(",", ":"), ensure_ascii=False).encode()
 
 
+def _chunk_size(line: bytes) -> int:
+    """The size on a chunk's first line (hex, extensions after ';'), or a 400."""
+    text = line.split(b";")[0].strip() or b"0"
+    try:
+        size = int(text, 16)
+    except ValueError:
+        raise HttpError(400, "Invalid chunk size in a chunked body.") from None
+    if size < 0:
+        raise HttpError(400, "Invalid chunk size in a chunked body.")
+    return size
+
+
 class Service(Protocol):
     """What the handlers use of the service (app.py's LocalDicomService)."""
 
@@ -56,7 +68,25 @@ class Server(ThreadingHTTPServer):
         self.operations: dict[str, dict[str, Any]] = {}
         self.connections: set[socket.socket] = set()
         self.connections_lock = threading.Lock()
+        self.slots = threading.BoundedSemaphore(service.options.max_connections)
+        self.address_family = socket.AF_INET6 if ":" in address[0] else socket.AF_INET
         super().__init__(address, handler)
+
+    def process_request(self, request: Any, client_address: Any) -> None:
+        # One thread per connection, up to the cap; past it a connection is closed unanswered.
+        if not self.slots.acquire(blocking=False):
+            log.warning(
+                "refusing a connection from %s: %d open", client_address, len(self.connections)
+            )
+            self.shutdown_request(request)
+            return
+        super().process_request(request, client_address)
+
+    def process_request_thread(self, request: Any, client_address: Any) -> None:
+        try:
+            super().process_request_thread(request, client_address)
+        finally:
+            self.slots.release()
 
     def close_connections(self) -> None:
         # Keep-alive handler threads would otherwise keep serving after stop().
@@ -129,23 +159,32 @@ class RequestHandler(BaseHTTPRequestHandler):
     do_GET = do_POST = do_DELETE = do_PUT = do_PATCH = _handle
 
     def _read_body(self) -> bytes:
+        limit = self._service.options.max_body_bytes
         if "chunked" in self.headers.get("Transfer-Encoding", "").lower():
             chunks: list[bytes] = []
+            total = 0
             while True:
-                size = int(self.rfile.readline().split(b";")[0].strip() or b"0", 16)
+                size = _chunk_size(self.rfile.readline(1024))
+                total += size
+                if total > limit:
+                    self.close_connection = True
+                    raise HttpError(413, f"The request body is larger than {limit} bytes.")
                 if size == 0:
-                    while self.rfile.readline() not in (b"\r\n", b"\n", b""):
+                    while self.rfile.readline(1024) not in (b"\r\n", b"\n", b""):
                         pass  # trailers
                     return b"".join(chunks)
                 chunks.append(self.rfile.read(size))
-                self.rfile.readline()
+                self.rfile.readline(1024)
         length = self.headers.get("Content-Length")
         if not length:
             return b""
-        try:
-            return self.rfile.read(int(length))
-        except ValueError:
-            raise HttpError(400, "Invalid Content-Length.") from None
+        if not length.strip().isdigit():
+            self.close_connection = True
+            raise HttpError(400, "Invalid Content-Length.")
+        if int(length) > limit:
+            self.close_connection = True  # the body is not read: the connection cannot go on
+            raise HttpError(413, f"The request body is larger than {limit} bytes.")
+        return self.rfile.read(int(length))
 
     def _check_token(self) -> None:
         token = self._service.options.require_token

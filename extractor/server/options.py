@@ -17,3 +17,6 @@ class ServiceOptions:
     enum_case: Literal["pascal", "lower"] = "pascal"
     require_token: str | None = None
     file_path_prefix: str | None = None
+    # Bounds, so a client cannot take the memory or the threads of the machine serving it.
+    max_body_bytes: int = 64 * 1024 * 1024
+    max_connections: int = 64

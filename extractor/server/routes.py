@@ -183,6 +183,6 @@ class Handler(RequestHandler):
             if not isinstance(settings, dict):
                 raise ValueError("the body must be a JSON object")
             self._service.faults.configure(settings)
-        except (ValueError, TypeError) as exc:
+        except (ValueError, TypeError, RecursionError) as exc:
             raise HttpError(400, f"Bad fault settings: {exc}") from None
         self._send_json(200, self._service.faults.snapshot())

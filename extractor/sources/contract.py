@@ -38,11 +38,22 @@ class Watermark:
     timestamp: datetime
 
     def after(self, rows: Sequence[Row]) -> Watermark:
-        """This position moved past `rows`."""
+        """This position moved past `rows`, those dated past their window left out."""
+        trusted = [row for row in rows if not dated_past_window(row)]
         return Watermark(
-            sequence=max([self.sequence, *(int(row["sequence"]) for row in rows)]),
-            timestamp=max([self.timestamp, *(row["timestamp"] for row in rows)]),
+            sequence=max([self.sequence, *(int(row["sequence"]) for row in trusted)]),
+            timestamp=max([self.timestamp, *(row["timestamp"] for row in trusted)]),
         )
+
+
+def dated_past_window(row: Row) -> bool:
+    """Whether the entry is dated at or after the end of the window it was read in.
+
+    A server returned what it was not asked for (a bug, a clock jump): trusting its timestamp as
+    the feed position would start every later window after it, in 2099 say, and read nothing.
+    """
+    window_end = row.get("window_end")
+    return window_end is not None and row["timestamp"] >= window_end
 
 
 class LandingZone(Protocol):
@@ -111,6 +122,7 @@ class ExtractSummary:
     pages: int = 0
     entries_read: int = 0
     already_landed: int = 0
+    past_window: list[int] = field(default_factory=list)  # sequences dated past the window
     by_action: Counter[str] = field(default_factory=Counter)
     files: list[Path] = field(default_factory=list)
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Mapping
 from urllib.parse import urlsplit, urlunsplit
 
@@ -9,6 +10,7 @@ import requests
 from requests.adapters import HTTPAdapter
 from requests.auth import AuthBase
 from tenacity import retry, retry_if_exception_type, stop_after_attempt, wait_exponential_jitter
+from urllib3.exceptions import HTTPError as TransportError
 from urllib3.util.retry import Retry
 
 from extractor.sources.errors import MalformedResponse, SourceError, SourceUnreachable
@@ -53,9 +55,16 @@ def send_get(
     timeout: float,
     headers: Mapping[str, str] | None = None,
 ) -> requests.Response:
-    """GET with the session's retries; the answer whatever its status, or a SourceError."""
+    """GET with the session's retries; the answer whatever its status, or a SourceError.
+
+    `timeout` bounds each wait for the server and the whole body: a server that trickles a
+    byte at a time, each within the socket's timeout, would otherwise hold the run (and the
+    lake's lock) for as long as it likes.
+    """
     try:
-        return session.get(url, params=params, headers=headers, timeout=timeout)
+        response = session.get(url, params=params, headers=headers, timeout=timeout, stream=True)
+        _read_body_by(response, time.monotonic() + timeout, timeout)
+        return response
     except requests.exceptions.RetryError as error:
         cause = error.__cause__ or error
         raise SourceError(f"{public_url(url)} kept failing after every retry: {cause}") from None
@@ -64,6 +73,31 @@ def send_get(
             f"no answer from {public_url(url)} after every retry ({type(error).__name__}); "
             "check the URL, the network, and that the service is up"
         ) from None
+
+
+class PageTimeout(SourceUnreachable):
+    """The server sent its answer too slowly: not all of it within the timeout."""
+
+
+def _read_body_by(response: requests.Response, deadline: float, timeout: float) -> None:
+    """Read the streamed body into the response, as requests would, giving up at `deadline`."""
+    chunks = []
+    try:
+        with response:
+            # read1 returns what has arrived, so the deadline is checked while bytes trickle in.
+            while chunk := response.raw.read1(1 << 16, decode_content=True):
+                chunks.append(chunk)
+                if time.monotonic() > deadline:
+                    raise PageTimeout(
+                        f"{public_url(response.url)} did not send its whole answer within the"
+                        f" timeout ({timeout:g} s; --timeout); the next run reads it again"
+                    )
+    except TransportError as error:
+        raise SourceUnreachable(
+            f"{public_url(response.url)} broke off its answer ({type(error).__name__})"
+        ) from None
+    # Where requests keeps a body it read itself: `content`, `text` and `json()` read it there.
+    response._content = b"".join(chunks)
 
 
 def public_url(url: str) -> str:

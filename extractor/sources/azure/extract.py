@@ -16,6 +16,7 @@ from extractor.sources.contract import (
     LandingZone,
     OnPage,
     Watermark,
+    dated_past_window,
 )
 from extractor.sources.http import public_url
 
@@ -30,11 +31,11 @@ def window_for(
     The overlap catches late commits: rows the service timestamps before the end of a window
     that was already read.
     """
-    if watermark is not None:
-        start = watermark.timestamp - settings.overlap
-    else:
-        start = settings.start_time or FEED_BEGINNING
-    return start, now - settings.lag
+    if watermark is None:
+        return settings.start_time or FEED_BEGINNING, now - settings.lag
+    # A watermark in year 0001 has no `overlap` before it: the window starts at the beginning.
+    overlap = min(settings.overlap, watermark.timestamp - FEED_BEGINNING)
+    return watermark.timestamp - overlap, now - settings.lag
 
 
 def extract(
@@ -59,6 +60,7 @@ def extract(
     batches = Batches(landing, settings.batch_size)
 
     ticks = datetime_to_ticks(start), datetime_to_ticks(end)
+    stamp = {"source": source, "window_end": end}
     # Closed on the way out, so a failure here does not leave the next page's request running.
     with closing(read_window(fetch, *ticks, settings.page_size)) as pages:
         for page in pages:
@@ -69,10 +71,22 @@ def extract(
                     summary.already_landed += 1
                     continue
                 seen.add(entry.sequence)
-                batches.add({**entry.row, "extracted_at": extracted_at, "source": source})
+                row = {**entry.row, "extracted_at": extracted_at, **stamp}
+                if dated_past_window(row):
+                    summary.past_window.append(entry.sequence)
+                batches.add(row)
                 new += 1
             summary.page_read(len(page), new, on_page)
             batches.land_if_full()
     batches.land()
     summary.took(batches)
+    if summary.past_window:
+        log.warning(
+            "%d entr%s dated at or after the window's end %s (sequence %s): the service sent "
+            "what it was not asked for; landed, but not trusted for the watermark",
+            len(summary.past_window),
+            "y" if len(summary.past_window) == 1 else "ies",
+            end.isoformat(),
+            ", ".join(str(sequence) for sequence in summary.past_window[:10]),
+        )
     return summary

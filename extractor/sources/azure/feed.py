@@ -17,7 +17,13 @@ from typing import Any
 import requests
 
 from extractor.sources.azure.errors import service_error
-from extractor.sources.azure.timestamps import format_ticks, parse_timestamp, ticks_to_datetime
+from extractor.sources.azure.timestamps import (
+    MAX_TICKS,
+    MIN_TICKS,
+    format_ticks,
+    parse_timestamp,
+    ticks_to_datetime,
+)
 from extractor.sources.errors import MalformedResponse
 from extractor.sources.http import public_url, retry_malformed, send_get
 
@@ -209,12 +215,18 @@ def _to_entry(fields: dict[str, Any], metadata: str | None) -> Entry:
     row: dict[str, Any] = {column: fields.get(wire) for wire, column in _FIELDS.items()}
     if not isinstance(row["sequence"], int) or isinstance(row["sequence"], bool):
         raise MalformedResponse(f"a change feed entry has no integer sequence: {row!r}"[:300])
+    if not 0 <= row["sequence"] < 2**63:
+        raise MalformedResponse(f"entry sequence {row['sequence']} is outside 0 .. 2^63 - 1")
     if not isinstance(row["timestamp"], str):
         raise MalformedResponse(f"entry {row['sequence']} has no timestamp")
     try:
         ticks = parse_timestamp(row["timestamp"])
     except ValueError as error:
         raise MalformedResponse(f"entry {row['sequence']}: {error}") from None
+    if not MIN_TICKS <= ticks <= MAX_TICKS:
+        raise MalformedResponse(
+            f"entry {row['sequence']}: {row['timestamp']} is outside years 0001 to 9999 in UTC"
+        )
     row["timestamp"] = ticks_to_datetime(ticks)
     row["action"] = _canonical(row["action"], _ACTIONS)
     row["state"] = _canonical(row["state"], _STATES)

@@ -292,6 +292,25 @@ def test_partitioning_by_partition_name(archive: FakeArchive, delta_uri: str) ->
     assert {"partition_name": "Research"} in partitions
 
 
+@pytest.mark.parametrize("partition", ["a/b", "p'q", "ü", "x y%20"])
+def test_deletes_reach_partitions_whose_names_are_percent_encoded(
+    archive: FakeArchive, delta_uri: str, partition: str
+) -> None:
+    archive.event("Created", "7.1", "7.1.1", "7.1.1.0", partition=partition)
+    archive.event("Created", "7.1", "7.1.1", "7.1.1.1", partition=partition)
+    archive.build()
+    publish(
+        archive.lake_dir, delta_uri, watermark=archive.watermark, partition_by_partition_name=True
+    )
+    archive.event("Deleted", "7.1", "7.1.1", "7.1.1.0", partition=partition)
+    archive.build()
+
+    result = publish(archive.lake_dir, delta_uri, watermark=archive.watermark)
+
+    assert next(t for t in result.tables if t.table == "instance").deleted == 1
+    assert_published(archive, delta_uri)
+
+
 def test_the_same_study_uid_in_two_partitions_stays_apart(
     archive: FakeArchive, delta_uri: str
 ) -> None:
@@ -558,5 +577,22 @@ def test_a_publication_that_leaves_other_keys_than_the_mart_fails_loudly(
     archive.event("Created", "1.2", "1.2.1", "1.2.1.7")
     archive.build()
 
-    with pytest.raises(PublicationMismatch, match=r"0 key\(s\) the mart main.instance lacks, 1 of"):
+    with pytest.raises(PublicationMismatch, match=r"0 key\(s\) the mart lacks, 1 of its key"):
+        publish(archive.lake_dir, delta_uri, watermark=archive.watermark)
+
+
+def test_a_key_published_twice_fails_loudly_though_the_key_sets_agree(
+    archive: FakeArchive, delta_uri: str
+) -> None:
+    publish(archive.lake_dir, delta_uri, watermark=archive.watermark)
+    instance = DeltaTable(f"{delta_uri}/instance")
+    # A copy of one row written behind the publication's back, in a study no event will touch.
+    twin = instance.to_pyarrow_table(filters=[("sop_instance_uid", "=", "9.9.2.0")])
+    write_deltalake(instance, twin, mode="append")
+    archive.event("Created", "1.2", "1.2.1", "1.2.1.7")
+    archive.build()
+
+    with pytest.raises(
+        PublicationMismatch, match=r"0 key\(s\) the mart lacks, 0 of its key\(s\) missing, 1 row"
+    ):
         publish(archive.lake_dir, delta_uri, watermark=archive.watermark)

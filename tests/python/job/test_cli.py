@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -10,6 +11,7 @@ from pathlib import Path
 import duckdb
 from deltalake import DeltaTable
 from support.dicom_factory import free_port, make_instance, stow
+from support.feed_server import ScriptedFeed, entry_text, serve_feed
 
 from extractor.lake import Lake
 
@@ -101,3 +103,88 @@ def test_full_refresh_rebuilds_what_an_incremental_build_keeps(dicom_service, la
     assert "stale" not in file_paths()
     published = DeltaTable(Lake(lake_dir).default_delta_table("instance")).to_pyarrow_table()
     assert "stale" not in published.column("file_path").to_pylist()
+
+
+def test_an_analyst_session_on_the_warehouse_gets_its_own_exit_code(
+    dicom_service, lake_dir
+) -> None:
+    stow(dicom_service.url, [make_instance()])
+    lake = ("--lake", str(lake_dir))
+    assert dicom_lake("run", "--url", dicom_service.url, "--lag", "0", *lake).returncode == 0
+
+    with duckdb.connect(str(Lake(lake_dir).warehouse), read_only=True):  # an analyst's query
+        held = dicom_lake("build", *lake, "--no-publish", "--warehouse-wait", "1.5")
+    assert held.returncode == 10, held.stderr
+    assert f"(PID {os.getpid()})" in held.stderr and "--warehouse-wait" in held.stderr
+    assert "Traceback" not in held.stderr
+
+    assert dicom_lake("build", *lake, "--no-publish", "--warehouse-wait", "0").returncode == 0
+
+
+def json_lines(text: str) -> list[dict]:
+    """Every line of `text` as JSON: fails on the first line that is not."""
+    return [json.loads(line) for line in text.splitlines() if line.strip()]
+
+
+def test_with_json_logs_every_line_is_json_and_the_closing_record_carries_the_error(
+    lake_dir,
+) -> None:
+    url = f"http://127.0.0.1:{free_port()}"
+    failed = dicom_lake(
+        "run", "--url", url, "--lake", str(lake_dir), "--retries", "0", "--log-format", "json"
+    )
+    assert failed.returncode == 3
+    records = json_lines(failed.stderr)
+    closing = next(r for r in records if r["message"] == "run finished: source_unreachable")
+    assert closing["exit_code"] == 3 and "no answer from" in closing["error"]
+    assert records[-1]["level"] == "error" and records[-1]["exit_code"] == 3
+    assert {r["run_id"] for r in records} == {closing["run_id"]} != {"-"}
+
+    bad_flag = dicom_lake("run", "--bogus", env={"DICOM_LAKE_LOG_FORMAT": "json"})
+    assert bad_flag.returncode == 2
+    (record,) = json_lines(bad_flag.stderr)
+    assert record["level"] == "error" and "--bogus" in record["message"]
+
+
+def test_settings_out_of_range_exit_with_the_usage_code(lake_dir) -> None:
+    for option in (("--lag", "999999d"), ("--overlap", "1e400"), ("--timeout", "1e400")):
+        result = dicom_lake(
+            "extract", "--url", "http://127.0.0.1:1", "--lake", str(lake_dir), *option
+        )
+        assert result.returncode == 2, (option, result.stderr[-2000:])
+        assert "Traceback" not in result.stderr
+
+
+def test_entries_outside_the_calendar_or_int64_are_malformed_pages_not_tracebacks(
+    lake_dir,
+) -> None:
+    for entry in (
+        entry_text(2**63, "2026-01-01T00:00:01Z"),
+        entry_text(1, "0001-01-01T00:00:00+01:00"),  # 31 December of year 0, in UTC
+        entry_text(1, "9999-12-31T23:59:59-01:00"),
+    ):
+        with serve_feed(ScriptedFeed([entry], honour_window=False)) as url:
+            result = dicom_lake("extract", "--url", url, "--lake", str(lake_dir), "--lag", "0")
+        assert result.returncode == 5, result.stderr[-2000:]
+        assert "Traceback" not in result.stderr and "is outside" in result.stderr
+
+
+def test_a_watermark_at_the_first_instant_of_the_calendar_is_read_from(lake_dir) -> None:
+    feed = ScriptedFeed([entry_text(1, "0001-01-01T00:00:00Z")])
+    with serve_feed(feed) as url:
+        command = ("extract", "--url", url, "--lake", str(lake_dir), "--lag", "0")
+        assert dicom_lake(*command).returncode == 0
+        feed.entries.append(entry_text(2, "2026-01-01T00:00:00Z"))
+        again = dicom_lake(*command)
+    assert again.returncode == 0, again.stderr[-2000:]
+    assert feed.requests[-1]["startTime"].startswith("0001-01-01T00:00:00")
+
+
+def test_serve_refuses_a_non_loopback_address_unless_told() -> None:
+    for host in ("0.0.0.0", "::", "192.0.2.1"):
+        refused = dicom_lake("serve", "--host", host, "--port", "0", "--no-samples")
+        assert refused.returncode == 2, refused.stderr[-2000:]
+        assert "not a loopback address" in refused.stderr and "--allow-remote" in refused.stderr
+    taken = dicom_lake("serve", "--host", "192.0.2.1", "--port", "0", "--allow-remote")
+    assert taken.returncode == 2 and "cannot listen on 192.0.2.1" in taken.stderr
+    assert "Traceback" not in taken.stderr

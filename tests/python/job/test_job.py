@@ -72,6 +72,22 @@ def test_the_lock_of_a_killed_run_is_taken_over(dicom_service, lake_dir) -> None
     assert Lake(lake_dir).lock.read_text() == ""  # released cleanly this time
 
 
+def test_a_lock_file_that_is_a_symbolic_link_is_refused_and_its_target_kept(
+    dicom_service, lake_dir, tmp_path: Path
+) -> None:
+    precious = tmp_path / "precious.txt"
+    precious.write_text("an operator's file")
+    lake_dir.mkdir()
+    Lake(lake_dir).lock.symlink_to(precious)
+
+    refused = run(dicom_service.url, lake_dir)
+
+    assert refused.returncode == EXIT_LANDING, refused.stderr
+    assert "is a symbolic link" in refused.stderr and "Traceback" not in refused.stderr
+    assert precious.read_text() == "an operator's file"
+    assert dicom_service.faults.served == 0
+
+
 def test_nothing_new_has_its_own_exit_code(dicom_service, lake_dir) -> None:
     stow(dicom_service.url, [make_instance()])
     assert run(dicom_service.url, lake_dir).returncode == 0

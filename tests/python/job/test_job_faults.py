@@ -359,3 +359,25 @@ def test_a_lasting_fault_fails_clearly_then_a_clean_rerun_converges(
     faults.clear()
     run_clean(archive.url, lake, *SMALL)
     assert_converged(archive, lake, "fresh")
+
+
+def test_a_truncated_landed_file_is_quarantined_and_its_entries_read_again(
+    archive: Archive, tmp_path: Path
+) -> None:
+    lake = new_lake(archive, tmp_path / "lake", "incremental")
+    run_clean(archive.url, lake)  # phase two lands in a second file, after phase one's
+    files = landed_files(lake)
+    assert len(files) >= 2
+    damaged = files[0]  # the oldest: a hole the watermark alone would never go back to
+    damaged.write_bytes(damaged.read_bytes()[: damaged.stat().st_size // 2])
+
+    result = run_job(archive.url, lake)
+
+    assert result.returncode == 0, (result.returncode, result.stderr[-5000:])
+    assert "Traceback" not in result.stderr
+    assert f"landed file {damaged.name} cannot be read" in result.stderr
+    assert (Lake(lake).landing_quarantine / damaged.name).exists() and not damaged.exists()
+    assert_delta_matches_service(archive.service, lake)
+    assert_nothing_duplicated(lake, archive.service)
+    # Landed again, the quarantined entries no longer hold the watermark back.
+    assert run_job(archive.url, lake).returncode == 99

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import logging
 import re
+import socket
 import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -543,3 +544,60 @@ def test_concurrent_uploads_get_unique_gapless_sequences(dicom_service) -> None:
         assert set(pool.map(work, range(8))) == {200}
     sequences = [e["sequence"] for e in feed(dicom_service.url, limit=200)]
     assert sorted(sequences) == list(range(1, 41))
+
+
+def raw_request(url: str, head: bytes, body: bytes = b"") -> bytes:
+    """Send bytes as they are (requests would fix what these tests break); the answer's bytes."""
+    host, port = url.removeprefix("http://").split(":")
+    with socket.create_connection((host, int(port)), timeout=10) as connection:
+        connection.sendall(head + b"\r\n\r\n" + body)
+        connection.shutdown(socket.SHUT_WR)
+        answer = b""
+        while chunk := connection.recv(65536):
+            answer += chunk
+    return answer
+
+
+@pytest.mark.parametrize(
+    ("head", "body", "status"),
+    [
+        (b"Content-Length: -1", b"", b"400"),
+        (b"Content-Length: 99999999999", b"", b"413"),
+        (b"Transfer-Encoding: chunked", b"zz\r\n", b"400"),
+        (b"Transfer-Encoding: chunked", b"fffffffffff\r\n", b"413"),
+    ],
+)
+def test_bad_or_oversized_bodies_answer_4xx_at_once(dicom_service, head, body, status) -> None:
+    request = b"POST /v2/studies/$bulkUpdate HTTP/1.1\r\nHost: x\r\n" + head
+    answer = raw_request(dicom_service.url, request, body)
+    assert answer.split(b" ")[1] == status, answer[:200]
+
+
+def test_a_body_nested_deeper_than_the_parser_goes_answers_400(dicom_service) -> None:
+    nested = b"[" * 100_000 + b"]" * 100_000
+    for path in ("/v2/studies/$bulkUpdate", "/_admin/faults"):
+        assert requests.post(dicom_service.url + path, data=nested, timeout=30).status_code == 400
+
+
+@pytest.mark.parametrize("service_with", [ServiceOptions(max_connections=2)], indirect=True)
+def test_connections_past_the_cap_are_closed_and_the_service_keeps_serving(service_with) -> None:
+    service = service_with
+    host, port = service.url.removeprefix("http://").split(":")
+    idle = [socket.create_connection((host, int(port)), timeout=10) for _ in range(2)]
+    try:
+        time.sleep(0.2)  # both taken by handler threads, which wait for a request line
+        extra = socket.create_connection((host, int(port)), timeout=10)
+        assert extra.recv(100) == b""  # closed without an answer
+        extra.close()
+    finally:
+        for connection in idle:
+            connection.close()
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        try:
+            if requests.get(service.url + "/_admin/health", timeout=5).ok:
+                break
+        except requests.ConnectionError:
+            time.sleep(0.1)
+    else:
+        pytest.fail("the service did not serve again once the idle connections closed")

@@ -13,6 +13,7 @@ import requests
 from azure.core.credentials import AccessToken
 from support.dicom_factory import bulk_update, delete, free_port, make_instance, stow
 from support.extracts import run_extract
+from support.feed_server import ScriptedFeed, entry_text, serve_feed
 
 from extractor.lake import Lake
 from extractor.landing import LANDING_SCHEMA, LandingZone
@@ -224,3 +225,63 @@ def test_a_bad_token_fails_without_showing_it(secured_service, lake_dir) -> None
         run_extract(secured_service.url, lake_dir, auth=BearerTokenAuth(credential))
     assert "secret-wrong-token" not in str(failure.value)
     assert credential.calls == 2  # the first try, then one refresh
+
+
+def test_an_entry_holding_a_lone_surrogate_lands_as_its_escape_with_its_page(lake_dir) -> None:
+    # Valid JSON ("\ud800" is half a surrogate pair) that UTF-8, and so Parquet, cannot hold.
+    feed = ScriptedFeed(
+        [
+            entry_text(1, "2026-01-01T00:00:01Z"),
+            entry_text(2, "2026-01-01T00:00:02Z", study="1.2.\ud800"),
+            entry_text(3, "2026-01-01T00:00:03Z"),
+        ]
+    )
+    assert r'"1.2.\ud800"' in feed.entries[1]
+    with serve_feed(feed) as url:
+        assert run_extract(url, lake_dir).landed == 3
+        again = run_extract(url, lake_dir)
+
+    assert again.landed == 0 and again.already_landed == 3
+    rows = landed(lake_dir)
+    assert [row["sequence"] for row in rows] == [1, 2, 3]
+    assert rows[1]["study_instance_uid"] == r"1.2.\ud800"
+    assert rows[1]["sop_instance_uid"] == r"1.2.\ud800.1.2"
+
+
+def test_an_entry_dated_past_the_window_lands_but_never_becomes_the_watermark(
+    lake_dir, caplog: pytest.LogCaptureFixture
+) -> None:
+    now = datetime.now(UTC)
+    stamp = lambda moment: moment.isoformat().replace("+00:00", "Z")  # noqa: E731
+    feed = ScriptedFeed(
+        [
+            entry_text(1, stamp(now - timedelta(hours=2))),
+            entry_text(2, "2099-01-01T00:00:00Z"),
+        ],
+        honour_window=False,  # the server bug: it sends what lies past endTime
+    )
+    with serve_feed(feed) as url:
+        with caplog.at_level(logging.WARNING, "extractor"):
+            first = run_extract(url, lake_dir)
+        assert first.landed == 2 and first.past_window == [2]
+        assert "dated at or after the window's end" in caplog.text
+        assert first.watermark_after.sequence == 1
+        assert LandingZone(lake_dir).watermark() == first.watermark_after  # as read back
+
+        feed.entries.append(entry_text(3, stamp(datetime.now(UTC) - timedelta(seconds=1))))
+        second = run_extract(url, lake_dir)
+
+    assert second.landed == 1 and second.already_landed == 2
+    assert second.watermark_after.sequence == 3
+    assert feed.requests[-1]["startTime"] < "2027"  # the window did not start in 2099
+    assert [row["sequence"] for row in landed(lake_dir)] == [1, 2, 3]
+
+
+def test_a_page_trickled_a_byte_at_a_time_ends_at_the_timeout(lake_dir) -> None:
+    feed = ScriptedFeed([entry_text(1, "2026-01-01T00:00:01Z")], trickle=0.05)
+    started = time.monotonic()
+    with serve_feed(feed) as url, pytest.raises(SourceUnreachable, match=r"within the timeout"):
+        # Each byte comes well within the 1 s socket timeout; the page as a whole would take 15 s.
+        run_extract(url, lake_dir, timeout=1.0)
+    assert time.monotonic() - started < 5
+    assert not landed(lake_dir)
