@@ -19,7 +19,13 @@ import duckdb
 import typer
 from typer.exceptions import TyperException
 
-from extractor.delta import TABLES, DeltaProfile, maintain, resolve_delta_uri
+from extractor.delta import (
+    TABLES,
+    DeltaProfile,
+    UnusableDeltaLocation,
+    maintain,
+    resolve_delta_uri,
+)
 from extractor.job import (
     ExitCode,
     JobFailure,
@@ -32,7 +38,7 @@ from extractor.job import (
     publish_step,
 )
 from extractor.job.logs import json_line, json_logging, json_requested
-from extractor.lake import Lake
+from extractor.lake import Lake, unusable_lake_path
 from extractor.sources import ExtractSummary, Watermark, public_url
 from extractor.sources.azure import AzureSettings, default_auth
 from extractor.sources.orthanc import OrthancExtractSummary, OrthancSettings
@@ -248,6 +254,9 @@ def _execute(
 ) -> None:
     """Run a command's steps as one job and exit with its documented code."""
     configure_logging(quiet=quiet, log_format=log_format)
+    unusable = unusable_lake_path(lake)
+    if unusable is not None:
+        raise _fail(ExitCode.USAGE, unusable)
     try:
         report = execute(command, lake, steps)
     except JobFailure as failure:
@@ -410,6 +419,7 @@ def build_command(
         adf_tables=adf_tables,
         warehouse_wait=warehouse_wait,
     )
+    _check_delta_location(lake, options)
     _execute(
         "build",
         lake,
@@ -417,6 +427,16 @@ def build_command(
         log_format=log_format,
         steps=lambda run: _build_and_publish(run, options),
     )
+
+
+def _check_delta_location(lake: Path, options: BuildOptions) -> None:
+    """Refuse, before anything runs, a Delta location the publication could not open."""
+    if not options.publish:
+        return
+    try:
+        resolve_delta_uri(lake, options.delta_uri)
+    except UnusableDeltaLocation as error:
+        raise _fail(ExitCode.USAGE, str(error)) from None
 
 
 def _build_and_publish(run: Run, options: BuildOptions) -> None:
@@ -503,6 +523,7 @@ def run_command(
         _extract_and_describe(run, settings, quiet=quiet)
         _build_and_publish(run, options)
 
+    _check_delta_location(lake, options)
     _execute("run", lake, quiet=quiet, log_format=log_format, steps=steps)
 
 
@@ -525,6 +546,7 @@ def maintain_command(
                 f"{table.files_added}; vacuumed {len(table.vacuumed)} file(s)"
             )
 
+    _check_delta_location(lake, BuildOptions(delta_uri=delta_uri))
     _execute("maintain", lake, quiet=quiet, log_format=log_format, steps=steps)
 
 

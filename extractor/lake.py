@@ -44,8 +44,8 @@ class Lake:
 
     @property
     def changefeed_glob(self) -> str:
-        """Every landed file, as a read_parquet glob."""
-        return str(self.changefeed / "*.parquet")
+        """Every landed file, as a read_parquet glob (the lake's own path escaped)."""
+        return f"{duckdb_glob_escape(str(self.changefeed))}/*.parquet"
 
     @property
     def landing_quarantine(self) -> Path:
@@ -100,6 +100,26 @@ class Lake:
     def scratch_dirs(self) -> Iterator[Path]:
         """Scratch folders of Delta creations, left behind only by a killed run."""
         return self.root.glob(f"{SCRATCH_PREFIX}*")
+
+
+def unusable_lake_path(root: Path) -> str | None:
+    """Why dbt cannot use a lake at `root`, or None: dbt-duckdb reads its path as a URI."""
+    found = sorted(set("?#") & set(str(root.resolve())))
+    if not found:
+        return None
+    return (
+        f"the lake path {str(root)!r} holds {' and '.join(found)}, which dbt-duckdb reads as"
+        " the start of a URI's query or fragment (it would open another file): use a path"
+        " without them"
+    )
+
+
+def duckdb_glob_escape(path: str) -> str:
+    """`path` with DuckDB's glob characters made literal: `*`, `?` and `[` as `[*]`, `[?]`, `[[]`.
+
+    models/staging/_landing__sources.yml applies the same rule to the dbt source's location.
+    """
+    return "".join(f"[{character}]" if character in "*?[" else character for character in path)
 
 
 def delta_table_uri(delta_uri: str, table: str) -> str:

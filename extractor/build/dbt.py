@@ -16,6 +16,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import duckdb
+
 from extractor.build.project import project_dir as bundled_project_dir
 from extractor.build.warehouse import wait_for_warehouse
 from extractor.lake import Lake
@@ -118,6 +120,34 @@ def _profiles_arguments(project: Path, dbt_dir: Path) -> list[str]:
     return ["--profiles-dir", str(dbt_dir)]
 
 
+_SHOWN_FAILURES = 10
+
+
+def _stored_failures(warehouse: Path, node: Any) -> str:
+    """The failing rows of a test that stores them (`store_failures`), as lines to show.
+
+    dbt says only how many rows failed; a test written to name the problem (a seed row and its
+    reason) is read back, so the operator sees which row and why.
+    """
+    relation = getattr(node, "relation_name", None)
+    if not getattr(node.config, "store_failures", False) or not relation or not warehouse.exists():
+        return ""
+    try:
+        with duckdb.connect(str(warehouse), read_only=True) as connection:
+            cursor = connection.execute(f"select * from {relation} limit {_SHOWN_FAILURES + 1}")
+            names = [column[0] for column in cursor.description or []]
+            rows = cursor.fetchall()
+    except duckdb.Error:
+        return ""  # the message dbt gave stands on its own
+    lines = [
+        "    " + ", ".join(f"{name}={value}" for name, value in zip(names, row, strict=True))
+        for row in rows[:_SHOWN_FAILURES]
+    ]
+    if len(rows) > _SHOWN_FAILURES:
+        lines.append(f"    ... and more in {relation}")
+    return "".join("\n" + line for line in lines)
+
+
 def build(
     lake_dir: Path,
     *,
@@ -161,7 +191,9 @@ def build(
         status = str(getattr(node_result.status, "value", node_result.status)).lower()
         if status in FAILING_STATUSES:
             failed.append(unique_id)
-            messages[unique_id] = str(node_result.message)
+            messages[unique_id] = str(node_result.message) + _stored_failures(
+                lake.warehouse, node_result.node
+            )
         elif status == "warn":
             warned.append(unique_id)
         elif status == "skipped":

@@ -19,7 +19,7 @@ from extractor.delta.commits import (
 from extractor.delta.maintain import MaintenanceReport, maintain
 from extractor.delta.publish import PublishResult, TablePublication, publish
 from extractor.delta.schema import ADF_TABLES, TABLE_KEYS, TABLES, DeltaProfile
-from extractor.delta.storage import resolve_delta_uri, storage_options_for
+from extractor.delta.storage import UnusableDeltaLocation, resolve_delta_uri, storage_options_for
 
 __all__ = [
     "ADF_TABLES",
@@ -33,6 +33,7 @@ __all__ = [
     "MaintenanceReport",
     "PublishResult",
     "TablePublication",
+    "UnusableDeltaLocation",
     "maintain",
     "publish",
     "published_sequence",

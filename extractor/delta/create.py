@@ -26,7 +26,7 @@ import pyarrow.parquet as pq
 from deltalake import CommitProperties, DeltaTable, write_deltalake
 
 from extractor.delta.schema import PublishedTable, quote
-from extractor.lake import SCRATCH_PREFIX
+from extractor.lake import SCRATCH_PREFIX, duckdb_glob_escape
 
 # rows per record batch when a table is created (about 100 MB of metadata documents at 10 KB)
 _CREATE_BATCH_ROWS = 10_000
@@ -170,4 +170,5 @@ def _chain(
 
 
 def _sql_text(path: Path) -> str:
-    return str(path).replace("'", "''")
+    """A file's path as a SQL string for read_parquet: quotes doubled, glob characters literal."""
+    return duckdb_glob_escape(str(path)).replace("'", "''")

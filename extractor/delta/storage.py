@@ -21,10 +21,23 @@ _AZURE_SCHEMES = ("az://", "abfs://", "abfss://", "adl://", "azure://")
 _STORAGE_SCOPE = "https://storage.azure.com/.default"
 
 
+class UnusableDeltaLocation(ValueError):
+    """A location delta-rs cannot open."""
+
+
 def resolve_delta_uri(lake_dir: Path, delta_uri: str | None = None) -> str:
-    """The given URI (flag or DICOM_LAKE_DELTA_URI, read by the CLI), else `<lake>/delta`."""
-    uri = delta_uri or Lake(lake_dir).default_delta_uri
-    return uri.rstrip("/")
+    """The given URI (flag or DICOM_LAKE_DELTA_URI, read by the CLI), else `<lake>/delta`.
+
+    Raises UnusableDeltaLocation for a local path holding `[` or `]`: delta-rs (1.x) fails on
+    it with "Invalid object store url", whether given as a path or a file:// URI.
+    """
+    uri = (delta_uri or Lake(lake_dir).default_delta_uri).rstrip("/")
+    if "://" not in uri and ("[" in uri or "]" in uri):
+        raise UnusableDeltaLocation(
+            f"the Delta location {uri!r} holds [ or ], which delta-rs cannot open in a local"
+            " path: pass --delta-uri with a path without them"
+        )
+    return uri
 
 
 def is_azure_uri(uri: str) -> bool:

@@ -67,6 +67,7 @@ class JobReport:
                 "landed": self.extract.landed,
                 "landed_by_action": dict(self.extract.by_action),
                 "dated_past_window": len(self.extract.past_window),
+                "conflicting_copies": len(self.extract.conflicting),
                 "files": len(self.extract.files),
             }
         if self.build is not None:

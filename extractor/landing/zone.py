@@ -11,6 +11,7 @@ import logging
 from collections.abc import Iterable
 from datetime import datetime
 from pathlib import Path
+from typing import Any
 
 import duckdb
 import pyarrow as pa
@@ -18,7 +19,7 @@ import pyarrow as pa
 from extractor.lake import Lake
 from extractor.landing.files import write_batch
 from extractor.landing.quarantine import quarantine_damaged, quarantined_ranges
-from extractor.sources.contract import Row, Watermark, dated_past_window
+from extractor.sources.contract import IDENTITY, Row, Watermark, dated_past_window
 
 log = logging.getLogger(__name__)
 
@@ -134,16 +135,19 @@ class LandingZone:
                 return first
         return _NO_LIMIT
 
-    def sequences_since(self, since: datetime) -> set[int]:
-        """Sequences already landed with a timestamp at or after `since` (the overlap to dedupe)."""
+    def landed_since(self, since: datetime) -> dict[int, tuple[Any, ...]]:
+        """Entries landed with a timestamp at or after `since` (the overlap to dedupe): sequence
+        -> the entry's identity (contract.IDENTITY), to tell a re-read from a conflicting copy."""
         files = self.files()
         if files is None:
-            return set()
+            return {}
+        identity = ", ".join(IDENTITY)
         with duckdb.connect() as connection:
             rows = connection.execute(
-                "select sequence from read_parquet(?) where timestamp >= ?", [files, since]
+                f"select sequence, {identity} from read_parquet(?) where timestamp >= ?",
+                [files, since],
             ).fetchall()
-        return {sequence for (sequence,) in rows}
+        return {sequence: tuple(rest) for sequence, *rest in rows}
 
     def present_instances(self) -> pa.Table:
         """Instances the landing zone says exist: the latest entry per key is not a Delete.

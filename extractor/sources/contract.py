@@ -26,6 +26,22 @@ Row = Mapping[str, Any]
 FEED_BEGINNING = datetime(1, 1, 1, tzinfo=UTC)
 """Where a first read of a feed starts unless told otherwise."""
 
+IDENTITY = (
+    "timestamp",
+    "action",
+    "partition_name",
+    "study_instance_uid",
+    "series_instance_uid",
+    "sop_instance_uid",
+)
+"""What an entry is, whenever it is read: its metadata and state change with the archive, these
+never do. A sequence read again with another identity is a conflicting copy, not a re-read."""
+
+
+def identity(row: Row) -> tuple[Any, ...]:
+    return tuple(row[column] for column in IDENTITY)
+
+
 OnPage = Callable[[int, int], None]
 """Called after every page with (entries on the page, of which new)."""
 
@@ -72,8 +88,8 @@ class LandingZone(Protocol):
         """Land rows as one new file, whole or not at all; None when there were none."""
         ...
 
-    def sequences_since(self, since: datetime) -> set[int]:
-        """Sequences landed with a timestamp at or after `since`."""
+    def landed_since(self, since: datetime) -> dict[int, tuple[Any, ...]]:
+        """Entries landed with a timestamp at or after `since`: sequence -> identity(row)."""
         ...
 
     def present_instances(self) -> pa.Table:
@@ -122,6 +138,7 @@ class ExtractSummary:
     pages: int = 0
     entries_read: int = 0
     already_landed: int = 0
+    conflicting: list[int] = field(default_factory=list)  # sequences sent again, changed
     past_window: list[int] = field(default_factory=list)  # sequences dated past the window
     by_action: Counter[str] = field(default_factory=Counter)
     files: list[Path] = field(default_factory=list)

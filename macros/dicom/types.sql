@@ -28,10 +28,21 @@
             then try_cast(
                 substr({{ t }}, 1, 2)
                 || ':' || coalesce(nullif(substr({{ t }}, 3, 2), ''), '00')
-                || ':' || coalesce(nullif(substr({{ t }}, 5, 2), ''), '00')
-                || substr({{ t }}, 7)
+                || ':' || {{ dicom_seconds(t, 5) }}
                 as time
             )
+    end
+{%- endmacro %}
+
+{#-
+    The seconds and fraction of a DICOM time from position `at` of `t` ("00" when absent). A
+    leap second (60, which DICOM allows) stays inside its minute as 59.999999: SQL times and
+    timestamps have no 60th second, and it still orders after every other instant of it.
+-#}
+{% macro dicom_seconds(t, at) -%}
+    case
+        when substr({{ t }}, {{ at }}, 2) = '60' then '59.999999'
+        else coalesce(nullif(substr({{ t }}, {{ at }}, 2), ''), '00') || substr({{ t }}, {{ at + 2 }})
     end
 {%- endmacro %}
 
@@ -56,22 +67,24 @@
                 || '-' || coalesce(nullif(substr({{ t }}, 7, 2), ''), '01')
                 || ' ' || coalesce(nullif(substr({{ t }}, 9, 2), ''), '00')
                 || ':' || coalesce(nullif(substr({{ t }}, 11, 2), ''), '00')
-                || ':' || coalesce(nullif(substr({{ t }}, 13, 2), ''), '00')
-                || substr({{ t }}, 15)
+                || ':' || {{ dicom_seconds(t, 13) }}
                 as timestamp
             )
     end
 {%- endmacro %}
 
-{#- IS, SL, SS, UL, US, SV, UV -> bigint ("abc" or "1.5" in an IS -> null). -#}
+{#-
+    IS, SL, SS, UL, US, SV, UV -> bigint. A whole number written with a zero fraction ("5.0",
+    which writers send for IS) is that number; "abc" or "1.5" -> null.
+-#}
 {% macro dicom_integer(value) %}
     {{ return(adapter.dispatch('dicom_integer', 'dicom_lake')(value)) }}
 {% endmacro %}
 
 {% macro default__dicom_integer(value) -%}
     case
-        when regexp_full_match(trim({{ value }}), '[+-]?[0-9]+')
-            then try_cast(trim({{ value }}) as bigint)
+        when regexp_full_match(trim({{ value }}), '[+-]?[0-9]+([.]0*)?')
+            then try_cast(regexp_replace(trim({{ value }}), '[.]0*$', '') as bigint)
     end
 {%- endmacro %}
 

@@ -12,16 +12,23 @@
 {%- endmacro %}
 
 {#-
+    True when a key column names something: not null, and not empty or blank ("" is no UID,
+    and would make every such entry one instance).
+-#}
+{% macro feed_key_is_named(column) -%}
+    coalesce(trim({{ column }}), '') != ''
+{%- endmacro %}
+
+{#-
     True when a staged event can be used: a known action and every key column named. Events
     that fail it are listed in feed_anomalies and take part in nothing else.
 -#}
 {% macro feed_event_is_usable(relation_alias=none) -%}
     {%- set prefix = relation_alias ~ '.' if relation_alias else '' -%}
     ({{ feed_action(prefix ~ 'action') }} is not null
-    and {{ prefix }}partition_name is not null
-    and {{ prefix }}study_instance_uid is not null
-    and {{ prefix }}series_instance_uid is not null
-    and {{ prefix }}sop_instance_uid is not null)
+    {%- for column in instance_key_columns() %}
+    and {{ feed_key_is_named(prefix ~ column) }}
+    {%- endfor -%})
 {%- endmacro %}
 
 {#-

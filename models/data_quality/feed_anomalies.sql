@@ -1,6 +1,7 @@
 -- Change-feed events the models cannot use, one row per event and problem, with the reason: an
--- action other than Create, Update or Delete, or a key column the entry does not name. Such an
--- event is ignored for existence, history and attributes; the build goes on.
+-- action other than Create, Update or Delete, or a key column the entry does not name (null,
+-- empty or blank). Such an event is ignored for existence, history and attributes; the build
+-- goes on.
 -- Incremental: a build rewrites the events staged since its last build.
 
 {{
@@ -23,10 +24,9 @@ checked as (
         *,
         {{ feed_action('action') }} is null as is_unknown_action,
         case
-            when partition_name is null then 'partition_name'
-            when study_instance_uid is null then 'study_instance_uid'
-            when series_instance_uid is null then 'series_instance_uid'
-            when sop_instance_uid is null then 'sop_instance_uid'
+            {%- for column in instance_key_columns() %}
+            when not {{ feed_key_is_named(column) }} then '{{ column }}'
+            {%- endfor %}
         end as missing_key
     from events
 
@@ -51,7 +51,7 @@ missing_keys as (
     select
         *,
         'missing_key' as anomaly,
-        'the entry names no ' || missing_key
+        'the entry names no ' || missing_key || ' (or an empty one)'
         || ': the event is ignored for existence, history and attributes' as reason
     from checked
     where missing_key is not null

@@ -1,10 +1,10 @@
 -- The raw JSON Value array and the declared VR of every projected tag (dicom_tags seed, plus the
 -- key UIDs) of every existing instance, pulled out of its metadata with ONE json_extract call per
--- row (one parse per document): the Value paths, then the VR paths, in one list.
+-- row (one parse per document): the Value paths, then the VR paths, in one list, then those of
+-- the lower-case spelling of tags with a letter (read when the upper-case one is absent).
 -- Incremental: a build parses the instances whose current state changed since its last build.
 
 {%- set tags = dicom_extracted_tags() %}
-{%- set tag_count = tags | length %}
 
 {{
     config(
@@ -48,8 +48,9 @@ final as (
 
     select
         {%- for tag in tags %}
-        {{ list_element('tag_values', loop.index) }} as {{ adapter.quote(dicom_raw_column(tag)) }},
-        {{ json_text(list_element('tag_values', tag_count + loop.index)) }}
+        {{ dicom_extracted('tag_values', tags, loop.index, 'value') }}
+            as {{ adapter.quote(dicom_raw_column(tag)) }},
+        {{ json_text(dicom_extracted('tag_values', tags, loop.index, 'vr')) }}
             as {{ adapter.quote(dicom_declared_vr_column(tag)) }},
         {%- endfor %}
         partition_name,

@@ -1,5 +1,8 @@
 -- Every row of the dicom_tags seed must name a dictionary attribute by its keyword, a known
 -- level, a supported VR, and the snake_case of the keyword as column name, without duplicates.
+-- The failing rows are stored, so a failed build names each row and its problem.
+
+{{ config(store_failures=true) }}
 
 with
 

@@ -17,6 +17,7 @@ from extractor.sources.contract import (
     OnPage,
     Watermark,
     dated_past_window,
+    identity,
 )
 from extractor.sources.http import public_url
 
@@ -55,7 +56,7 @@ def extract(
         log.info("window [%s, %s) is empty: nothing to read yet", start, end)
         return summary
 
-    seen = landing.sequences_since(start)
+    seen = landing.landed_since(start)
     source = public_url(settings.service_url)
     batches = Batches(landing, settings.batch_size)
 
@@ -67,11 +68,13 @@ def extract(
             extracted_at = datetime.now(UTC)
             new = 0
             for entry in page:
+                row = {**entry.row, "extracted_at": extracted_at, **stamp}
                 if entry.sequence in seen:
                     summary.already_landed += 1
+                    if seen[entry.sequence] != identity(row):
+                        summary.conflicting.append(entry.sequence)
                     continue
-                seen.add(entry.sequence)
-                row = {**entry.row, "extracted_at": extracted_at, **stamp}
+                seen[entry.sequence] = identity(row)
                 if dated_past_window(row):
                     summary.past_window.append(entry.sequence)
                 batches.add(row)
@@ -80,6 +83,13 @@ def extract(
             batches.land_if_full()
     batches.land()
     summary.took(batches)
+    if summary.conflicting:
+        log.warning(
+            "%d sequence(s) came again naming another instance, action or time than the copy "
+            "already landed (sequence %s): the service reused them; the landed copy is kept",
+            len(summary.conflicting),
+            ", ".join(str(sequence) for sequence in summary.conflicting[:10]),
+        )
     if summary.past_window:
         log.warning(
             "%d entr%s dated at or after the window's end %s (sequence %s): the service sent "

@@ -12,6 +12,7 @@ import time
 from pathlib import Path
 
 import pytest
+from deltalake import DeltaTable
 from support import REPOSITORY
 from support.dicom_factory import make_instance, stow
 from support.lake_checks import copy_project
@@ -194,3 +195,48 @@ def test_exit_codes_are_documented(code: int) -> None:
     readme = (REPOSITORY / "README.md").read_text()
     for documented in (0, 1, 2, code, EXIT_BUILD, EXIT_PUBLISH, EXIT_LANDING, EXIT_BUSY, 99):
         assert f"| {documented} |" in readme
+
+
+def test_a_lake_path_with_quotes_globs_and_braces_runs_end_to_end(
+    dicom_service, tmp_path: Path
+) -> None:
+    stow(dicom_service.url, [make_instance() for _ in range(3)])
+    odd = tmp_path / "it's * {a,b} 100%"
+    # A decoy the glob `*` would also match if the lake's own path were not escaped.
+    decoy = tmp_path / "it's x {a,b} 100%" / "lake" / "landing" / "changefeed"
+    decoy.mkdir(parents=True)
+    (decoy / "changefeed-decoy.parquet").write_bytes(b"not parquet")
+
+    result = run(dicom_service.url, odd / "lake")
+
+    assert result.returncode == 0, result.stderr[-3000:]
+    instance = DeltaTable(Lake(odd / "lake").default_delta_table("instance"))
+    assert instance.to_pyarrow_table().num_rows == 3
+
+
+@pytest.mark.parametrize(
+    ("folder", "named"),
+    [
+        ("what?", "dbt-duckdb reads as the start of a URI"),
+        ("no#1", "dbt-duckdb reads as the start of a URI"),
+        ("scan[1]", "delta-rs cannot open"),  # its Delta tables inside it, by default
+    ],
+)
+def test_a_lake_path_the_tools_below_cannot_use_is_refused_up_front(
+    dicom_service, tmp_path: Path, folder: str, named: str
+) -> None:
+    refused = run(dicom_service.url, tmp_path / folder / "lake")
+    assert refused.returncode == 2, refused.stderr[-3000:]
+    assert named in refused.stderr and "Traceback" not in refused.stderr
+    assert dicom_service.faults.served == 0
+
+
+def test_a_lake_path_with_brackets_works_with_the_delta_tables_elsewhere(
+    dicom_service, tmp_path: Path
+) -> None:
+    stow(dicom_service.url, [make_instance()])
+    lake = tmp_path / "scan[1]" / "lake"
+    delta = tmp_path / "delta"
+    result = run(dicom_service.url, lake, "--delta-uri", str(delta))
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert DeltaTable(str(delta / "instance")).to_pyarrow_table().num_rows == 1

@@ -2,8 +2,9 @@
 
 A writer thread uploads, deletes and bulk-updates against the local DICOM service at random
 (seeded) while `dicom-lake run` runs repeatedly with random 429/503 answers, dropped connections
-and answers slower than the job's timeout, and now and then a SIGKILL at a random moment. Runs
-may fail mid-soak; that is expected. At the end the writer stops, the faults are cleared and one
+and answers slower than the job's timeout, and now and then a SIGKILL at a random moment, the
+first inside the first publication (after `instance`, before `instance_history`). Runs may fail
+mid-soak; that is expected. At the end the writer stops, the faults are cleared and one
 clean run catches up: the Delta tables must then hold the service's instances, instance for
 instance, with their current attributes, and equal a lake that never saw a fault.
 
@@ -15,6 +16,7 @@ from __future__ import annotations
 import json
 import os
 import random
+import shutil
 import signal
 import subprocess
 import threading
@@ -30,6 +32,7 @@ from support.jobs import (
     assert_delta_matches_service,
     assert_nothing_duplicated,
     assert_same_tables,
+    kill_when,
     run_clean,
     start_job,
 )
@@ -136,6 +139,24 @@ class Writer(threading.Thread):
             self.stop.wait(self.random.uniform(0.02, 0.15))
 
 
+def kill_in_first_publication(url: str, lake: Path, logs: Path, attempts: int = 3) -> bool:
+    """SIGKILL a first run between its `instance` and `instance_history` commits."""
+    delta = Path(Lake(lake).default_delta_uri)
+    first_commit = "_delta_log/00000000000000000000.json"
+    for _ in range(attempts):
+        shutil.rmtree(lake, ignore_errors=True)
+        job = start_job(url, lake, *JOB_OPTIONS, logs=logs)
+        if kill_when(
+            job,
+            lambda: (
+                (delta / "instance" / first_commit).exists()
+                and not (delta / "instance_history" / first_commit).exists()
+            ),
+        ):
+            return not (delta / "instance_history" / first_commit).exists()
+    return False
+
+
 def service_metadata(url: str, study: str, series: str, sop: str) -> dict:
     response = requests.get(
         f"{url}/v2/studies/{study}/series/{series}/instances/{sop}/metadata", timeout=30
@@ -157,6 +178,10 @@ def test_soak_the_job_converges_on_the_archive(tmp_path: Path) -> None:
             writer.upload()
         writer.start()
         try:
+            # First, a kill inside the first publication: `instance` committed, instance_history
+            # not yet (the case that once lost deletes for good).
+            assert kill_in_first_publication(url, lake, tmp_path / "logs"), "the kill missed"
+            outcomes.append(-signal.SIGKILL)
             deadline = time.monotonic() + SOAK_SECONDS
 
             def soaked() -> bool:

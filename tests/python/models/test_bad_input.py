@@ -191,7 +191,12 @@ def landed_batches() -> list[list[dict[str, object]]]:
         # an entry that names no SOP instance: ignored, listed; the build goes on
         entry(13, "Create", None, document("nameless")),
     ]
-    second = [entry(14, "Update", "good-2", document("good-2"), extracted_at=LATER)]
+    second = [
+        entry(14, "Update", "good-2", document("good-2"), extracted_at=LATER),
+        # an empty or blank UID names nothing either: not one instance for all such entries
+        entry(15, "Create", "", document("empty"), extracted_at=LATER),
+        entry(16, "Create", "  ", document("blank"), extracted_at=LATER),
+    ]
     return [first, second]
 
 
@@ -401,6 +406,7 @@ def test_invalid_dates_and_numbers_are_null(lake: Path) -> None:
 
 def test_unknown_actions_and_nameless_entries_are_ignored_and_listed(lake: Path) -> None:
     ignored = ": the event is ignored for existence, history and attributes"
+    nameless = "the entry names no sop_instance_uid (or an empty one)"
     assert read(
         lake,
         "select sequence, sop_instance_uid, action, anomaly, reason, has_metadata "
@@ -411,7 +417,9 @@ def test_unknown_actions_and_nameless_entries_are_ignored_and_listed(lake: Path)
         (11, "ghost", "Purge", "unknown_action",
          "action 'Purge' is not Create, Update or Delete" + ignored, True),
         (12, "good-2", None, "unknown_action", "the entry has no action" + ignored, False),
-        (13, None, "Create", "missing_key", "the entry names no sop_instance_uid" + ignored, True),
+        (13, None, "Create", "missing_key", nameless + ignored, True),
+        (15, "", "Create", "missing_key", nameless + ignored, True),
+        (16, "  ", "Create", "missing_key", nameless + ignored, True),
     ]  # fmt: skip
     # the newer metadata of the unknown action is not used; good-2's update is its last event
     assert instance_row(lake, "good-1", "institution_name", "last_sequence") == (

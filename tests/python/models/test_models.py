@@ -343,6 +343,25 @@ def test_a_new_seed_row_adds_a_column(tmp_path: Path) -> None:
     assert read(lake, "select software_versions from series") == [(["1.0", "2.1"],)]
 
 
+def test_tag_keys_written_in_lower_case_are_read(tmp_path: Path) -> None:
+    lower = {key.lower(): value for key, value in json.loads(metadata("a")).items()}
+    both = json.loads(metadata("b"))
+    both["0008103e"] = {"vr": "LO", "Value": ["the lower-case copy"]}  # upper case wins
+    lake = tmp_path / "lake"
+    LandingZone(lake).land(
+        [
+            event(1, "Create", "a", json.dumps(lower)),
+            event(2, "Create", "b", json.dumps(both)),
+        ]
+    )
+    assert_built(build(lake))
+    assert read(
+        lake,
+        "select sop_instance_uid, series_description, study_instance_uid from instance order by 1",
+    ) == [("a", "AXIAL", "S1"), ("b", "AXIAL", "S1")]
+    assert read(lake, "select count(*) from dicom_value_errors") == [(0,)]
+
+
 def test_a_bad_seed_row_fails_the_build(tmp_path: Path) -> None:
     project = copy_project(tmp_path)
     with (project / "seeds" / "dicom_tags.csv").open("a") as seed:
@@ -351,7 +370,14 @@ def test_a_bad_seed_row_fails_the_build(tmp_path: Path) -> None:
     LandingZone(lake).land([event(1, "Create", "a", metadata("a"))])
     result = build(lake, project_dir=project)
     assert not result.success
-    assert "test.dicom_lake.assert_dicom_tags_seed_is_valid" in result.failed
+    node = "test.dicom_lake.assert_dicom_tags_seed_is_valid"
+    assert node in result.failed
+    # The row and the reason, not only dbt's count of failing rows.
+    assert (
+        "tag=00181020, keyword=SoftwareVersions, column_name=softwareversions"
+        in (result.messages[node])
+    )
+    assert "problem=column_name is not the snake_case of the keyword" in result.messages[node]
 
 
 def test_empty_landing_zone_is_an_error(tmp_path: Path) -> None:

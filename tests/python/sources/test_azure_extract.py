@@ -285,3 +285,20 @@ def test_a_page_trickled_a_byte_at_a_time_ends_at_the_timeout(lake_dir) -> None:
         run_extract(url, lake_dir, timeout=1.0)
     assert time.monotonic() - started < 5
     assert not landed(lake_dir)
+
+
+def test_a_sequence_sent_again_naming_another_instance_is_reported_not_counted_as_landed(
+    lake_dir, caplog: pytest.LogCaptureFixture
+) -> None:
+    feed = ScriptedFeed([entry_text(1, "2026-01-01T00:00:01Z", study="1.2")])
+    with serve_feed(feed) as url:
+        assert run_extract(url, lake_dir).conflicting == []
+        again = run_extract(url, lake_dir)  # the same entry, metadata and all: a re-read
+        assert again.already_landed == 1 and again.conflicting == []
+        feed.entries = [entry_text(1, "2026-01-01T00:00:01Z", study="7.7")]
+        with caplog.at_level(logging.WARNING, "extractor"):
+            changed = run_extract(url, lake_dir)
+
+    assert changed.conflicting == [1] and changed.landed == 0
+    assert "came again naming another instance" in caplog.text
+    assert [row["study_instance_uid"] for row in landed(lake_dir)] == ["1.2"]  # the first kept
