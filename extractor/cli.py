@@ -419,7 +419,8 @@ def build_command(
         adf_tables=adf_tables,
         warehouse_wait=warehouse_wait,
     )
-    _check_delta_location(lake, options)
+    if options.publish:
+        _check_delta_location(lake, options.delta_uri)
     _execute(
         "build",
         lake,
@@ -429,12 +430,10 @@ def build_command(
     )
 
 
-def _check_delta_location(lake: Path, options: BuildOptions) -> None:
+def _check_delta_location(lake: Path, delta_uri: str | None) -> None:
     """Refuse, before anything runs, a Delta location the publication could not open."""
-    if not options.publish:
-        return
     try:
-        resolve_delta_uri(lake, options.delta_uri)
+        resolve_delta_uri(lake, delta_uri)
     except UnusableDeltaLocation as error:
         raise _fail(ExitCode.USAGE, str(error)) from None
 
@@ -523,7 +522,8 @@ def run_command(
         _extract_and_describe(run, settings, quiet=quiet)
         _build_and_publish(run, options)
 
-    _check_delta_location(lake, options)
+    if options.publish:
+        _check_delta_location(lake, options.delta_uri)
     _execute("run", lake, quiet=quiet, log_format=log_format, steps=steps)
 
 
@@ -546,7 +546,7 @@ def maintain_command(
                 f"{table.files_added}; vacuumed {len(table.vacuumed)} file(s)"
             )
 
-    _check_delta_location(lake, BuildOptions(delta_uri=delta_uri))
+    _check_delta_location(lake, delta_uri)
     _execute("maintain", lake, quiet=quiet, log_format=log_format, steps=steps)
 
 

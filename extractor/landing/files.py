@@ -14,6 +14,7 @@ import pyarrow.parquet as pq
 
 from extractor.lake import Lake
 from extractor.landing.schema import LANDING_SCHEMA
+from extractor.sources.contract import some_sequences
 
 log = logging.getLogger(__name__)
 
@@ -62,7 +63,7 @@ def _landing_table(rows: list[Mapping[str, object]]) -> pa.Table:
         "sequence %s",
         len(changed),
         "y" if len(changed) == 1 else "ies",
-        ", ".join(str(sequence) for sequence in changed[:10]),
+        some_sequences(changed),
     )
     return pa.Table.from_pylist(escaped, schema=LANDING_SCHEMA)
 

@@ -54,12 +54,18 @@ class Watermark:
     timestamp: datetime
 
     def after(self, rows: Sequence[Row]) -> Watermark:
-        """This position moved past `rows`, those dated past their window left out."""
-        trusted = [row for row in rows if not dated_past_window(row)]
+        """This position moved past `rows`."""
         return Watermark(
-            sequence=max([self.sequence, *(int(row["sequence"]) for row in trusted)]),
-            timestamp=max([self.timestamp, *(row["timestamp"] for row in trusted)]),
+            sequence=max([self.sequence, *(int(row["sequence"]) for row in rows)]),
+            timestamp=max([self.timestamp, *(row["timestamp"] for row in rows)]),
         )
+
+
+def some_sequences(sequences: Sequence[object], shown: int = 10) -> str:
+    """Sequences for a log line: the first `shown`, then how many more there are."""
+    listed = ", ".join(str(sequence) for sequence in sequences[:shown])
+    more = len(sequences) - shown
+    return f"{listed} and {more} more" if more > 0 else listed
 
 
 def dated_past_window(row: Row) -> bool:

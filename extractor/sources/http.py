@@ -63,7 +63,7 @@ def send_get(
     """
     try:
         response = session.get(url, params=params, headers=headers, timeout=timeout, stream=True)
-        _read_body_by(response, time.monotonic() + timeout, timeout)
+        _read_body_within(response, timeout)
         return response
     except requests.exceptions.RetryError as error:
         cause = error.__cause__ or error
@@ -79,8 +79,9 @@ class PageTimeout(SourceUnreachable):
     """The server sent its answer too slowly: not all of it within the timeout."""
 
 
-def _read_body_by(response: requests.Response, deadline: float, timeout: float) -> None:
-    """Read the streamed body into the response, as requests would, giving up at `deadline`."""
+def _read_body_within(response: requests.Response, timeout: float) -> None:
+    """Read the streamed body into the response, as requests would, within `timeout` seconds."""
+    deadline = time.monotonic() + timeout
     chunks = []
     try:
         with response:

@@ -18,6 +18,7 @@ from extractor.sources.contract import (
     Watermark,
     dated_past_window,
     identity,
+    some_sequences,
 )
 from extractor.sources.http import public_url
 
@@ -88,7 +89,7 @@ def extract(
             "%d sequence(s) came again naming another instance, action or time than the copy "
             "already landed (sequence %s): the service reused them; the landed copy is kept",
             len(summary.conflicting),
-            ", ".join(str(sequence) for sequence in summary.conflicting[:10]),
+            some_sequences(summary.conflicting),
         )
     if summary.past_window:
         log.warning(
@@ -97,6 +98,6 @@ def extract(
             len(summary.past_window),
             "y" if len(summary.past_window) == 1 else "ies",
             end.isoformat(),
-            ", ".join(str(sequence) for sequence in summary.past_window[:10]),
+            some_sequences(summary.past_window),
         )
     return summary
