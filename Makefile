@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 INSTALLED := $(VENV)/.installed
 
-.PHONY: demo test lint format clean bench
+.PHONY: demo test lint format clean bench spark spark-jars spark-if-possible
 
 BENCH_SIZE ?= 20k
 
@@ -21,9 +21,37 @@ demo: $(INSTALLED)
 node_modules/.package-lock.json: package-lock.json
 	npm ci --no-audit --no-fund --loglevel=error
 
-## test: every test (Python, dbt, Delta); Azurite comes from npm
-test: $(INSTALLED) node_modules/.package-lock.json
+## test: every test (Python, dbt, Delta, Spark); Azurite comes from npm, the Spark engine from
+## PyPI and Maven Central (its tests are skipped, saying so, where Java or Maven is missing)
+test: $(INSTALLED) node_modules/.package-lock.json spark-if-possible
 	$(BIN)/pytest
+
+spark-if-possible:
+	@if command -v java >/dev/null && command -v mvn >/dev/null; then \
+		$(MAKE) --no-print-directory spark; \
+	else \
+		echo "no Java or Maven here: the Spark engine's tests will be skipped"; \
+	fi
+
+## spark: the Spark engine (pyspark, dbt-spark) in the virtual environment, and its Delta jars
+SPARK_INSTALLED := $(VENV)/.installed-spark
+$(SPARK_INSTALLED): $(INSTALLED) pyproject.toml
+	$(BIN)/pip install --quiet -e '.[dev,spark]'
+	touch $@
+
+spark: $(SPARK_INSTALLED) spark-jars
+
+## spark-jars: resolve the Delta Lake jars (spark/pom.xml) from Maven Central into the jar cache
+## (DICOM_LAKE_SPARK_JARS_DIR, default ~/.cache/dicom-lake/spark-jars); a second run reuses it
+SPARK_JARS_DIR ?= $(or $(DICOM_LAKE_SPARK_JARS_DIR),$(HOME)/.cache/dicom-lake/spark-jars)
+spark-jars: $(SPARK_JARS_DIR)/.resolved
+
+$(SPARK_JARS_DIR)/.resolved: spark/pom.xml
+	rm -rf $(SPARK_JARS_DIR) && mkdir -p $(SPARK_JARS_DIR)
+	mvn --quiet --batch-mode -f spark/pom.xml \
+		org.apache.maven.plugins:maven-dependency-plugin:3.11.0:copy-dependencies \
+		-DincludeScope=runtime -DoutputDirectory=$(SPARK_JARS_DIR)
+	cp spark/pom.xml $@
 
 ## bench: build, publication, an incremental run and extraction, timed against the floor
 ## (BENCH_SIZE=100k or 1M; writes bench/results/<size>.json)

@@ -37,6 +37,21 @@ def _plan_feed(options: argparse.Namespace) -> Plan:
     )
 
 
+def _spark_wanted(asked: bool | None) -> bool:
+    """--spark / --no-spark, or by default whether the Spark engine is installed here."""
+    if asked is not None:
+        return asked
+    from extractor.build import SparkUnavailable
+    from extractor.build.spark import delta_jars
+
+    try:
+        delta_jars()
+    except SparkUnavailable as missing:
+        print(f"[bench] no Spark stage: {missing}", flush=True)
+        return False
+    return True
+
+
 def main(argv: list[str] | None = None) -> int:
     arguments = sys.argv[1:] if argv is None else argv
     if arguments[:1] == ["stage"]:  # internal: one measured stage in a child process
@@ -66,6 +81,13 @@ def main(argv: list[str] | None = None) -> int:
     run.add_argument("--skip-extract", action="store_true")
     run.add_argument(
         "--adf-tables", action="store_true", help="publish the ADF template's tables too"
+    )
+    run.add_argument(
+        "--spark",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="also build the same feed on local Spark (default: where pyspark and the Delta "
+        "jars are installed: make spark)",
     )
 
     generate = commands.add_parser("generate", help="land a generated change feed")
@@ -109,6 +131,7 @@ def main(argv: list[str] | None = None) -> int:
                 out=options.out,
                 skip_extract=options.skip_extract,
                 adf_tables=options.adf_tables,
+                spark=_spark_wanted(options.spark),
             )
         )
     elif options.command == "generate":

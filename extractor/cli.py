@@ -19,6 +19,7 @@ import duckdb
 import typer
 from typer.exceptions import TyperException
 
+from extractor.build import Engine
 from extractor.delta import (
     TABLES,
     DeltaProfile,
@@ -201,6 +202,15 @@ WarehouseWait = Annotated[
         "warehouse.duckdb before the build gives up with exit 10.",
     ),
 ]
+EngineOption = Annotated[
+    Engine,
+    typer.Option(
+        "--engine",
+        envvar="DICOM_LAKE_ENGINE",
+        help="What runs the models: duckdb, or spark (local Spark with Delta: the marts are "
+        "the Delta tables Spark writes at <lake>/delta, nothing is published; docs/spark.md).",
+    ),
+]
 FullRefresh = Annotated[
     bool,
     typer.Option(
@@ -222,6 +232,28 @@ class BuildOptions:
     delta_profile: DeltaProfile = DeltaProfile.standard
     adf_tables: bool = False
     warehouse_wait: float = 60.0
+    engine: Engine = Engine.duckdb
+
+    def spark_conflict(self) -> str | None:
+        """Why these options cannot go with the Spark engine, which publishes nothing itself."""
+        if self.engine is not Engine.spark:
+            return None
+        refused = [
+            flag
+            for flag, given in (
+                ("--delta-uri", self.delta_uri is not None),
+                ("--partition-delta", self.partition_delta),
+                ("--delta-profile fabric", self.delta_profile is not DeltaProfile.standard),
+                ("--adf-tables", self.adf_tables),
+            )
+            if given
+        ]
+        if not refused:
+            return None
+        return (
+            f"{', '.join(refused)}: not with --engine spark, whose marts are the Delta tables "
+            "Spark writes at <lake>/delta (docs/spark.md)"
+        )
 
 
 def main() -> None:
@@ -404,6 +436,7 @@ def build_command(
     delta_profile: DeltaProfileOption = DeltaProfile.standard,
     adf_tables: AdfTables = False,
     warehouse_wait: WarehouseWait = 60.0,
+    engine: EngineOption = Engine.duckdb,
     full_refresh: FullRefresh = False,
     quiet: Quiet = False,
     log_format: LogFormat = LogStyle.plain,
@@ -418,9 +451,9 @@ def build_command(
         delta_profile=delta_profile,
         adf_tables=adf_tables,
         warehouse_wait=warehouse_wait,
+        engine=engine,
     )
-    if options.publish:
-        _check_delta_location(lake, options.delta_uri)
+    _check_build_options(lake, options)
     _execute(
         "build",
         lake,
@@ -428,6 +461,16 @@ def build_command(
         log_format=log_format,
         steps=lambda run: _build_and_publish(run, options),
     )
+
+
+def _check_build_options(lake: Path, options: BuildOptions) -> None:
+    """Refuse, before anything runs, options the engine cannot take, and a Delta location the
+    publication could not open."""
+    conflict = options.spark_conflict()
+    if conflict is not None:
+        raise _fail(ExitCode.USAGE, conflict)
+    if options.publish and options.engine is Engine.duckdb:
+        _check_delta_location(lake, options.delta_uri)
 
 
 def _check_delta_location(lake: Path, delta_uri: str | None) -> None:
@@ -444,9 +487,13 @@ def _build_and_publish(run: Run, options: BuildOptions) -> None:
         options.dbt_project,
         full_refresh=options.full_refresh,
         warehouse_wait=options.warehouse_wait,
+        engine=options.engine,
     )
     warned = result.warned
     typer.echo("dbt build       passed" + (f", warnings: {', '.join(warned)}" if warned else ""))
+    if options.engine is Engine.spark:
+        typer.echo(f"delta           written by Spark in {run.lake.default_delta_uri}")
+        return
     if not options.publish:
         return
     publish_step(
@@ -488,6 +535,7 @@ def run_command(
     delta_profile: DeltaProfileOption = DeltaProfile.standard,
     adf_tables: AdfTables = False,
     warehouse_wait: WarehouseWait = 60.0,
+    engine: EngineOption = Engine.duckdb,
     full_refresh: FullRefresh = False,
     quiet: Quiet = False,
     log_format: LogFormat = LogStyle.plain,
@@ -516,14 +564,14 @@ def run_command(
         delta_profile=delta_profile,
         adf_tables=adf_tables,
         warehouse_wait=warehouse_wait,
+        engine=engine,
     )
 
     def steps(run: Run) -> None:
         _extract_and_describe(run, settings, quiet=quiet)
         _build_and_publish(run, options)
 
-    if options.publish:
-        _check_delta_location(lake, options.delta_uri)
+    _check_build_options(lake, options)
     _execute("run", lake, quiet=quiet, log_format=log_format, steps=steps)
 
 

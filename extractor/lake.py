@@ -7,7 +7,10 @@
   quarantine/landing/changefeed-*.parquet                     landed files found damaged, re-read
   warehouse.duckdb                                            the dbt warehouse (build/)
   dbt/                                                        dbt's profile, target/ and logs/
-  delta/<table>                                               the Delta tables, by default (delta/)
+  delta/<table>                                               the Delta tables, by default (delta/);
+                                                              --engine spark: Spark writes them
+  spark/                                                      --engine spark: Spark's warehouse
+                                                              (the other tables), Derby metastore
   .publish-*/                                                 scratch runs of a Delta creation
   .dicom-lake.lock                                            the run lock (job/)
   .dicom-lake-demo                                            marks a lake the demo made
@@ -70,6 +73,15 @@ class Lake:
     def dbt(self) -> Path:
         """dbt's folder for this lake: the profile copy, target/ and logs/."""
         return self.root / "dbt"
+
+    @property
+    def spark(self) -> Path:
+        """The Spark engine's warehouse and metastore (profiles.example.yml, target `spark`)."""
+        return self.root / "spark"
+
+    def spark_table(self, table: str) -> Path:
+        """A Spark warehouse table's Delta files (the `dicom_lake` schema of the profile)."""
+        return self.spark / "warehouse" / "dicom_lake.db" / table
 
     @property
     def dbt_target(self) -> Path:

@@ -4,26 +4,47 @@ The project's profile, `profiles.example.yml`, takes everything from the environ
 needs a ~/.dbt/profiles.yml: this module copies it to `<lake>/dbt/profiles.yml` (unless
 DBT_PROFILES_DIR is set), passes `--profiles-dir`, and sets DICOM_LAKE_DIR. dbt's target/ and
 logs/ go under `<lake>/dbt/`, next to the warehouse `<lake>/warehouse.duckdb`.
+
+Two engines run the same models: DuckDB (the profile's `local` target), in this process; Spark
+(its `spark` target), in a process of its own per build, because a JVM keeps the first Spark
+session's warehouse and metastore for its whole life. That process's dbt outcome is read from
+dbt's run_results.json, and the JVM's own output goes to `<lake>/dbt/logs/spark.log`.
 """
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
+import subprocess
+import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
 import duckdb
 
 from extractor.build.project import project_dir as bundled_project_dir
+from extractor.build.spark import spark_environment
 from extractor.build.warehouse import wait_for_warehouse
 from extractor.lake import Lake
 from extractor.landing import LandingZone
 
 FAILING_STATUSES = {"error", "fail", "runtime error"}
+
+
+class Engine(StrEnum):
+    """What runs the models: the profile target each one uses."""
+
+    duckdb = "duckdb"
+    spark = "spark"
+
+    @property
+    def target(self) -> str:
+        return "local" if self is Engine.duckdb else "spark"
 
 
 class EmptyLandingZoneError(RuntimeError):
@@ -78,14 +99,19 @@ def _release_duckdb() -> None:
     DuckDBConnectionManager.close_all_connections()
 
 
-def run_dbt(lake_dir: Path, arguments: list[str], *, project_dir: Path | None = None) -> Any:
-    """Invoke dbt in this process on `lake_dir` and return dbt's `dbtRunnerResult`.
+def run_dbt(
+    lake_dir: Path,
+    arguments: list[str],
+    *,
+    project_dir: Path | None = None,
+    engine: Engine = Engine.duckdb,
+) -> Any:
+    """Invoke dbt on `lake_dir` and return dbt's `dbtRunnerResult` (DuckDB, in this process) or
+    a `SparkOutcome` (Spark, in a process of its own).
 
     `arguments` start with the command (`build`, `show`, ...); the project, profile, target and
     log directories and the DICOM_LAKE_DIR variable are added here.
     """
-    from dbt.cli.main import dbtRunner
-
     lake = Lake(Path(lake_dir).resolve())
     project = Path(project_dir).resolve() if project_dir is not None else bundled_project_dir()
     if not (project / "dbt_project.yml").is_file():
@@ -96,6 +122,8 @@ def run_dbt(lake_dir: Path, arguments: list[str], *, project_dir: Path | None = 
         "--project-dir",
         str(project),
         *_profiles_arguments(project, lake.dbt),
+        "--target",
+        engine.target,
         "--target-path",
         str(lake.dbt_target),
         "--log-path",
@@ -104,11 +132,48 @@ def run_dbt(lake_dir: Path, arguments: list[str], *, project_dir: Path | None = 
         "--quiet",
     ]
     environment = {"DICOM_LAKE_DIR": str(lake.root), "DBT_SEND_ANONYMOUS_USAGE_STATS": "false"}
+    if engine is Engine.spark:
+        return _run_dbt_process(lake, full_arguments, {**environment, **spark_environment()})
+    from dbt.cli.main import dbtRunner
+
     with _environment(environment):
         try:
             return dbtRunner().invoke(full_arguments)
         finally:
             _release_duckdb()
+
+
+@dataclass(frozen=True)
+class SparkOutcome:
+    """What a dbt process reported: its run_results.json entries, or the error it stopped on."""
+
+    success: bool
+    results: list[dict[str, Any]]
+    exception: str | None
+
+
+_DBT_MAIN = "from dbt.cli.main import cli; cli()"
+
+
+def _run_dbt_process(lake: Lake, arguments: list[str], environment: dict[str, str]) -> SparkOutcome:
+    run_results = lake.dbt_target / "run_results.json"
+    run_results.unlink(missing_ok=True)
+    lake.dbt_logs.mkdir(parents=True, exist_ok=True)
+    with (lake.dbt_logs / "spark.log").open("ab") as jvm_log:
+        finished = subprocess.run(
+            [sys.executable, "-c", _DBT_MAIN, *arguments],
+            env={**os.environ, **environment},
+            stdout=subprocess.PIPE,
+            stderr=jvm_log,
+            check=False,
+        )
+    printed = finished.stdout.decode(errors="replace").strip()
+    results = json.loads(run_results.read_text())["results"] if run_results.is_file() else []
+    # dbt exits 1 when nodes failed (named in run_results.json), 2 when it could not run them
+    exception = None
+    if finished.returncode not in (0, 1) or (finished.returncode == 1 and not results):
+        exception = printed or f"dbt exited with {finished.returncode}; see {lake.dbt_logs}"
+    return SparkOutcome(finished.returncode == 0, results, exception)
 
 
 def _profiles_arguments(project: Path, dbt_dir: Path) -> list[str]:
@@ -155,18 +220,20 @@ def build(
     select: str | None = None,
     full_refresh: bool = False,
     warehouse_wait: float = 0.0,
+    engine: Engine = Engine.duckdb,
 ) -> BuildResult:
     """Run `dbt build` on the landed change feed of `lake_dir`.
 
-    Waits up to `warehouse_wait` seconds for another process to let go of the warehouse, then
-    raises WarehouseBusy naming it.
+    Waits up to `warehouse_wait` seconds for another process to let go of the DuckDB warehouse,
+    then raises WarehouseBusy naming it.
 
     `full_refresh` rebuilds every incremental model from everything landed (after a change to a
     macro, which the models' fingerprints do not cover).
 
     Raises EmptyLandingZoneError when no Parquet file has landed under
-    `<lake_dir>/landing/changefeed/`. Warnings (malformed values, quarantined metadata) do not
-    make the build fail; failed models and tests do, and are named in the result.
+    `<lake_dir>/landing/changefeed/`, SparkUnavailable when the Spark engine is asked for and is
+    not installed. Warnings (malformed values, quarantined metadata) do not make the build fail;
+    failed models and tests do, and are named in the result.
     """
     lake = Lake(Path(lake_dir).resolve())
     if LandingZone(lake).files() is None:
@@ -174,26 +241,24 @@ def build(
             f"the landing zone {lake.changefeed} holds no Parquet file: "
             "run the extractor before building"
         )
-    wait_for_warehouse(lake.warehouse, warehouse_wait)
+    if engine is Engine.duckdb:
+        wait_for_warehouse(lake.warehouse, warehouse_wait)
     arguments = ["build"]
     if select:
         arguments += ["--select", select]
     if full_refresh:
         arguments.append("--full-refresh")
-    outcome = run_dbt(lake.root, arguments, project_dir=project_dir)
+    outcome = run_dbt(lake.root, arguments, project_dir=project_dir, engine=engine)
 
     failed: list[str] = []
     warned: list[str] = []
     skipped: list[str] = []
     messages: dict[str, str] = {}
-    for node_result in outcome.result or []:
-        unique_id = node_result.node.unique_id
-        status = str(getattr(node_result.status, "value", node_result.status)).lower()
+    for unique_id, status, message, node in _node_results(outcome):
         if status in FAILING_STATUSES:
             failed.append(unique_id)
-            messages[unique_id] = str(node_result.message) + _stored_failures(
-                lake.warehouse, node_result.node
-            )
+            stored = _stored_failures(lake.warehouse, node) if node is not None else ""
+            messages[unique_id] = message + stored
         elif status == "warn":
             warned.append(unique_id)
         elif status == "skipped":
@@ -206,5 +271,16 @@ def build(
         skipped=skipped,
         messages=messages,
         error=error,
-        warehouse=lake.warehouse,
+        warehouse=lake.warehouse if engine is Engine.duckdb else None,
     )
+
+
+def _node_results(outcome: Any) -> Iterator[tuple[str, str, str, Any]]:
+    """Each node's unique id, status (lower case), message and, in this process, the node."""
+    if isinstance(outcome, SparkOutcome):
+        for entry in outcome.results:
+            yield entry["unique_id"], str(entry["status"]).lower(), str(entry["message"]), None
+        return
+    for node_result in outcome.result or []:
+        status = str(getattr(node_result.status, "value", node_result.status)).lower()
+        yield node_result.node.unique_id, status, str(node_result.message), node_result.node

@@ -15,7 +15,14 @@ from pathlib import Path
 
 from requests import Session
 
-from extractor.build import BuildResult, EmptyLandingZoneError, WarehouseBusy, build
+from extractor.build import (
+    BuildResult,
+    EmptyLandingZoneError,
+    Engine,
+    SparkUnavailable,
+    WarehouseBusy,
+    build,
+)
 from extractor.delta import DeltaProfile, publish
 from extractor.job.logs import fields
 from extractor.job.outcome import ExitCode, JobFailure, JobReport
@@ -117,7 +124,12 @@ def extract_orthanc_step(run: Run, settings: OrthancSettings, *, show_progress: 
 
 
 def build_step(
-    run: Run, dbt_project: Path | None, *, full_refresh: bool, warehouse_wait: float = 60.0
+    run: Run,
+    dbt_project: Path | None,
+    *,
+    full_refresh: bool,
+    warehouse_wait: float = 60.0,
+    engine: Engine = Engine.duckdb,
 ) -> BuildResult:
     try:
         with timed(run.report, "build"):
@@ -126,8 +138,9 @@ def build_step(
                 project_dir=dbt_project,
                 full_refresh=full_refresh,
                 warehouse_wait=warehouse_wait,
+                engine=engine,
             )
-    except (EmptyLandingZoneError, FileNotFoundError) as error:
+    except (EmptyLandingZoneError, FileNotFoundError, SparkUnavailable) as error:
         raise JobFailure(ExitCode.BUILD_FAILURE, str(error)) from None
     except WarehouseBusy as error:
         raise JobFailure(ExitCode.WAREHOUSE_BUSY, str(error)) from None

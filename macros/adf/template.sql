@@ -36,18 +36,21 @@
 {%- endmacro %}
 
 {#-
-    One of the template's instance attributes, as text, from a DICOM JSON document. Every call
-    extracts the same paths from the document, so the engine parses it once per row however many
-    attributes a query takes (common subexpressions are evaluated once).
+    The Value arrays of the template's instance attributes in a DICOM JSON document, in the order
+    of adf_instance_attributes, read in one extraction (one parse of the document).
 -#}
-{% macro adf_attribute_text(metadata, column) -%}
-    {%- set attributes = adf_instance_attributes() -%}
+{% macro adf_attribute_values(metadata) -%}
     {%- set paths = [] -%}
-    {%- for tag in attributes.values() -%}
+    {%- for tag in adf_instance_attributes().values() -%}
         {%- do paths.append(dicom_value_path(tag)) -%}
     {%- endfor -%}
-    {%- set index = (attributes | list).index(column) + 1 -%}
-    {{ json_array_joined_text(list_element(json_extract_paths(metadata, paths), index)) }}
+    {{ json_extract_paths(metadata, paths) }}
+{%- endmacro %}
+
+{#- One of the template's instance attributes, as text, from adf_attribute_values' list. -#}
+{% macro adf_attribute_text(attribute_values, column) -%}
+    {%- set index = (adf_instance_attributes() | list).index(column) + 1 -%}
+    {{ json_array_joined_text(list_element(attribute_values, index)) }}
 {%- endmacro %}
 
 {#-
@@ -66,13 +69,27 @@
             [] if 'series_instance_uid' in keys else [{'name': 'series_instance_uid'}],
         ) }}
 
+    ),
+
+    most_recent_values as (
+
+        select
+            {%- for key in keys %}
+            most_recent.{{ key }},
+            {%- endfor %}
+            instances.study_date,
+            {{ adf_attribute_values('instances.metadata') }} as attribute_values
+        from most_recent
+        inner join {{ instances }} as instances
+            on {{ instance_key_matches('most_recent', 'instances') }}
+
     )
 
     select
         {%- for key in keys %}
-        most_recent.{{ key }},
+        {{ key }},
         {%- endfor %}
-        instances.study_date,
+        study_date,
         {%- for column, alias in [
             ('studydescription', 'study_description'),
             ('issuerofpatientid', 'issuer_of_patient_id'),
@@ -80,9 +97,7 @@
             ('patientname', 'patient_name'),
             ('modality', 'modality'),
         ] %}
-        {{ adf_attribute_text('instances.metadata', column) }} as {{ alias }}{{ "," if not loop.last }}
+        {{ adf_attribute_text('attribute_values', column) }} as {{ alias }}{{ "," if not loop.last }}
         {%- endfor %}
-    from most_recent
-    inner join {{ instances }} as instances
-        on {{ instance_key_matches('most_recent', 'instances') }}
+    from most_recent_values
 {%- endmacro %}

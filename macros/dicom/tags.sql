@@ -150,3 +150,11 @@
         '([a-z0-9])([A-Z])', '\1_\2', 'g'
     ))
 {%- endmacro %}
+
+{#- Spark replaces every match, and refers to a group as $1. -#}
+{% macro spark__dicom_keyword_to_snake_case(keyword) -%}
+    lower(regexp_replace(
+        regexp_replace({{ keyword }}, '([A-Z]+)([A-Z][a-z])', '$1_$2'),
+        '([a-z0-9])([A-Z])', '$1_$2'
+    ))
+{%- endmacro %}

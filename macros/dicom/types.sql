@@ -1,7 +1,8 @@
 {#-
     DICOM value representations (VR) to SQL types. Each macro takes an expression of one DICOM
     value as text (JSON numbers arrive as their text) and returns the typed value, or null when
-    the text is malformed: malformed values never fail a query. Dispatchable per adapter.
+    the text is malformed: malformed values never fail a query. Dispatchable per adapter; a
+    `default__` that uses only the engine primitives (macros/engine/types.sql) serves Spark too.
 -#}
 
 {#- DA: YYYYMMDD -> date. -#}
@@ -11,8 +12,19 @@
 
 {% macro default__dicom_date(value) -%}
     case
-        when regexp_full_match(trim({{ value }}), '[0-9]{8}')
+        when {{ matches_fully('trim(' ~ value ~ ')', '[0-9]{8}') }}
             then cast(try_strptime(trim({{ value }}), '%Y%m%d') as date)
+    end
+{%- endmacro %}
+
+{% macro spark__dicom_date(value) -%}
+    {%- set t = 'trim(' ~ value ~ ')' -%}
+    case
+        when {{ matches_fully(t, '[0-9]{8}') }}
+            then try_cast(
+                substr({{ t }}, 1, 4) || '-' || substr({{ t }}, 5, 2) || '-' || substr({{ t }}, 7, 2)
+                as date
+            )
     end
 {%- endmacro %}
 
@@ -21,17 +33,30 @@
     {{ return(adapter.dispatch('dicom_time', 'dicom_lake')(value)) }}
 {% endmacro %}
 
-{% macro default__dicom_time(value) -%}
+{#- The time as `HH:MM:SS[.ffffff]` text, checked and normalised as a time: for both engines. -#}
+{% macro dicom_time_text(value) -%}
     {%- set t = "replace(trim(" ~ value ~ "), ':', '')" -%}
     case
-        when regexp_full_match({{ t }}, '[0-9]{2}([0-9]{2}([0-9]{2}([.][0-9]{1,6})?)?)?')
-            then try_cast(
-                substr({{ t }}, 1, 2)
-                || ':' || coalesce(nullif(substr({{ t }}, 3, 2), ''), '00')
-                || ':' || {{ dicom_seconds(t, 5) }}
-                as time
-            )
+        when {{ matches_fully(t, '[0-9]{2}([0-9]{2}([0-9]{2}([.][0-9]{1,6})?)?)?') }}
+            then substr({{ t }}, 1, 2)
+            || ':' || coalesce(nullif(substr({{ t }}, 3, 2), ''), '00')
+            || ':' || {{ dicom_seconds(t, 5) }}
     end
+{%- endmacro %}
+
+{% macro default__dicom_time(value) -%}
+    try_cast({{ dicom_time_text(value) }} as time)
+{%- endmacro %}
+
+{#-
+    Spark has no time-of-day type (nor has Delta): the time is text, as the Delta tables
+    dicom-lake publishes from DuckDB write it ("14:30:05", "14:30:05.25"), checked by reading it
+    as the time of a day.
+-#}
+{% macro spark__dicom_time(value) -%}
+    {%- set instant = "try_cast('1970-01-01 ' || " ~ dicom_time_text(value) ~ " as timestamp_ntz)" -%}
+    date_format({{ instant }}, 'HH:mm:ss')
+    || coalesce(nullif('.' || regexp_replace(date_format({{ instant }}, 'SSSSSS'), '0+$', ''), '.'), '')
 {%- endmacro %}
 
 {#-
@@ -57,10 +82,10 @@
 {% macro default__dicom_datetime(value) -%}
     {%- set t = "regexp_replace(trim(" ~ value ~ "), '[+-][0-9]{4}$', '')" -%}
     case
-        when regexp_full_match(
-            trim({{ value }}),
+        when {{ matches_fully(
+            'trim(' ~ value ~ ')',
             '[0-9]{4}([0-9]{2}([0-9]{2}([0-9]{2}([0-9]{2}([0-9]{2}([.][0-9]{1,6})?)?)?)?)?)?([+-][0-9]{4})?'
-        )
+        ) }}
             then try_cast(
                 substr({{ t }}, 1, 4)
                 || '-' || coalesce(nullif(substr({{ t }}, 5, 2), ''), '01')
@@ -68,7 +93,7 @@
                 || ' ' || coalesce(nullif(substr({{ t }}, 9, 2), ''), '00')
                 || ':' || coalesce(nullif(substr({{ t }}, 11, 2), ''), '00')
                 || ':' || {{ dicom_seconds(t, 13) }}
-                as timestamp
+                as {{ type_local_datetime() }}
             )
     end
 {%- endmacro %}
@@ -83,7 +108,7 @@
 
 {% macro default__dicom_integer(value) -%}
     case
-        when regexp_full_match(trim({{ value }}), '[+-]?[0-9]+([.]0*)?')
+        when {{ matches_fully('trim(' ~ value ~ ')', '[+-]?[0-9]+([.]0*)?') }}
             then try_cast(regexp_replace(trim({{ value }}), '[.]0*$', '') as bigint)
     end
 {%- endmacro %}
@@ -95,9 +120,9 @@
 
 {% macro default__dicom_decimal(value) -%}
     case
-        when regexp_full_match(
-            trim({{ value }}), '[+-]?([0-9]+[.]?[0-9]*|[.][0-9]+)([eE][+-]?[0-9]+)?'
-        )
+        when {{ matches_fully(
+            'trim(' ~ value ~ ')', '[+-]?([0-9]+[.]?[0-9]*|[.][0-9]+)([eE][+-]?[0-9]+)?'
+        ) }}
             then try_cast(trim({{ value }}) as double)
     end
 {%- endmacro %}
@@ -108,7 +133,7 @@
 {% endmacro %}
 
 {% macro default__dicom_text(value) -%}
-    cast({{ value }} as varchar)
+    cast({{ value }} as string)
 {%- endmacro %}
 
 {#- The VR family of a dictionary VR ("US or SS" -> integer). -#}

@@ -114,5 +114,5 @@
     '{{ tag["column_name"] }}' as column_name,
     '{{ tag["vr"] }}' as vr,
     {{ prefix ~ adapter.quote(dicom_declared_vr_column(tag)) }} as declared_vr,
-    cast({{ prefix ~ adapter.quote(dicom_raw_column(tag)) }} as varchar) as raw_value
+    {{ json_render(prefix ~ adapter.quote(dicom_raw_column(tag))) }} as raw_value
 {%- endmacro %}

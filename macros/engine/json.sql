@@ -1,7 +1,9 @@
 {#-
-    JSON primitives. Every model reaches JSON through these macros, so another engine (e.g. Spark:
-    get_json_object / from_json) only needs its own `<adapter>__` implementations here; the models
-    stay as they are. `default__` is DuckDB.
+    JSON primitives. Every model reaches JSON through these macros, so each engine has its own
+    implementations here and the models stay as they are. `default__` is DuckDB, where a JSON
+    fragment is JSON text; `spark__` is Spark SQL (4.0+), where a fragment is a VARIANT: the
+    document is parsed once (try_parse_json) and its fragments are navigated without parsing
+    again. Both give the same kinds (json_kind's names are DuckDB's) and the same texts.
 -#}
 
 {#- The reason a metadata document cannot be used, or null when it is usable (or absent). -#}
@@ -21,6 +23,15 @@
     end
 {%- endmacro %}
 
+{#- try_parse_json refuses a document that repeats a key, which DuckDB's json_valid accepts. -#}
+{% macro spark__json_object_error(json_text) -%}
+    case
+        when {{ json_text }} is null then null
+        when try_parse_json({{ json_text }}) is null then 'invalid JSON'
+        when not {{ json_text }} rlike '^[ \\t\\n\\r]*[{]' then 'JSON is not an object'
+    end
+{%- endmacro %}
+
 {#- Extract many paths from one document in one parse: returns a list of JSON fragments. -#}
 {% macro json_extract_paths(json_text, paths) %}
     {{ return(adapter.dispatch('json_extract_paths', 'dicom_lake')(json_text, paths)) }}
@@ -34,6 +45,20 @@
     ])
 {%- endmacro %}
 
+{#- The lambda binds the parsed document once, so every path reads the same parse. -#}
+{% macro spark__json_extract_paths(json_text, paths) -%}
+    try_element_at(transform(array(try_parse_json({{ json_text }})), document -> array(
+        {%- for path in paths %}
+        variant_get(document, '{{ spark_variant_path(path) }}'){{ "," if not loop.last }}
+        {%- endfor %}
+    )), 1)
+{%- endmacro %}
+
+{#- A JSON path as DuckDB writes it ($."0020000D".Value) for variant_get ($["0020000D"].Value). -#}
+{% macro spark_variant_path(path) -%}
+    {{ path | replace('."', '["') | replace('".', '"].') }}
+{%- endmacro %}
+
 {#- The kind of a JSON fragment: OBJECT, ARRAY, VARCHAR, BIGINT, DOUBLE, BOOLEAN, NULL. -#}
 {% macro json_kind(json_fragment) %}
     {{ return(adapter.dispatch('json_kind', 'dicom_lake')(json_fragment)) }}
@@ -41,6 +66,20 @@
 
 {% macro default__json_kind(json_fragment) -%}
     json_type({{ json_fragment }})
+{%- endmacro %}
+
+{% macro spark__json_kind(json_fragment) -%}
+    case regexp_extract(schema_of_variant({{ json_fragment }}), '^[A-Z]+', 0)
+        when 'OBJECT' then 'OBJECT'
+        when 'ARRAY' then 'ARRAY'
+        when 'STRING' then 'VARCHAR'
+        when 'BOOLEAN' then 'BOOLEAN'
+        when 'VOID' then 'NULL'
+        when 'DECIMAL' then 'DOUBLE'
+        when 'DOUBLE' then 'DOUBLE'
+        when 'FLOAT' then 'DOUBLE'
+        else 'BIGINT'
+    end
 {%- endmacro %}
 
 {#-
@@ -55,6 +94,14 @@
     case
         when json_type({{ json_array }}, '$[0]') in ('VARCHAR', 'BIGINT', 'UBIGINT', 'DOUBLE')
             then {{ json_array }} ->> '$[0]'
+    end
+{%- endmacro %}
+
+{% macro spark__json_array_first_text(json_array) -%}
+    case
+        when {{ json_kind("try_variant_get(" ~ json_array ~ ", '$[0]', 'variant')") }}
+            in ('VARCHAR', 'BIGINT', 'DOUBLE')
+            then try_variant_get({{ json_array }}, '$[0]', 'string')
     end
 {%- endmacro %}
 
@@ -75,6 +122,15 @@
     ) }}
 {%- endmacro %}
 
+{% macro spark__json_array_texts(json_array) -%}
+    {{ list_map(
+        json_array_elements(json_array),
+        'e',
+        "case when " ~ json_kind('e') ~ " in ('VARCHAR', 'BIGINT', 'DOUBLE') "
+        ~ "then " ~ json_text('e') ~ " end"
+    ) }}
+{%- endmacro %}
+
 {#- A JSON string fragment as text ('"DA"' -> DA); numbers as their text. -#}
 {% macro json_text(json_fragment) %}
     {{ return(adapter.dispatch('json_text', 'dicom_lake')(json_fragment)) }}
@@ -84,6 +140,10 @@
     ({{ json_fragment }} ->> '$')
 {%- endmacro %}
 
+{% macro spark__json_text(json_fragment) -%}
+    try_variant_get({{ json_fragment }}, '$', 'string')
+{%- endmacro %}
+
 {#- All elements of a JSON array as a list of JSON fragments. -#}
 {% macro json_array_elements(json_array) %}
     {{ return(adapter.dispatch('json_array_elements', 'dicom_lake')(json_array)) }}
@@ -91,6 +151,10 @@
 
 {% macro default__json_array_elements(json_array) -%}
     from_json({{ json_array }}, '["JSON"]')
+{%- endmacro %}
+
+{% macro spark__json_array_elements(json_array) -%}
+    try_variant_get({{ json_array }}, '$', 'array<variant>')
 {%- endmacro %}
 
 {#-
@@ -105,6 +169,10 @@
     nullif(({{ json_array }} -> '$[0]') ->> '{{ component }}', '')
 {%- endmacro %}
 
+{% macro spark__json_array_first_pn(json_array, component) -%}
+    nullif(try_variant_get({{ json_array }}, '$[0].{{ component }}', 'string'), '')
+{%- endmacro %}
+
 {#- One component of every person name in a PN array, as a list of text (empty ones null). -#}
 {% macro json_array_pns(json_array, component) %}
     {{ return(adapter.dispatch('json_array_pns', 'dicom_lake')(json_array, component)) }}
@@ -115,6 +183,14 @@
         "from_json(" ~ json_array ~ ", '[{\"" ~ component ~ "\": \"VARCHAR\"}]')",
         'pn',
         "nullif(struct_extract(pn, '" ~ component ~ "'), '')"
+    ) }}
+{%- endmacro %}
+
+{% macro spark__json_array_pns(json_array, component) -%}
+    {{ list_map(
+        json_array_elements(json_array),
+        'pn',
+        "nullif(try_variant_get(pn, '$." ~ component ~ "', 'string'), '')"
     ) }}
 {%- endmacro %}
 
@@ -132,6 +208,15 @@
         json_array_elements(json_array), 'v', "coalesce(v ->> 'Alphabetic', v ->> '$')"
     ) -%}
     nullif(array_to_string({{ texts }}, '\'), '')
+{%- endmacro %}
+
+{#- A backslash is written twice in a Spark SQL string. -#}
+{% macro spark__json_array_joined_text(json_array) -%}
+    {%- set texts = list_map(
+        json_array_elements(json_array), 'v',
+        "coalesce(try_variant_get(v, '$.Alphabetic', 'string'), " ~ json_text('v') ~ ")"
+    ) -%}
+    nullif(array_join({{ texts }}, '\\'), '')
 {%- endmacro %}
 
 {#-
@@ -153,6 +238,19 @@
     ) }})
 {%- endmacro %}
 
+{#- Spark's map keeps its keys sorted (DICOM JSON documents list tags in order anyway). -#}
+{% macro spark__json_dicom_map(document) -%}
+    transform_values(
+        try_variant_get(
+            try_parse_json({{ document }}), '$', 'map<string, struct<vr: string, Value: array<variant>>>'
+        ),
+        (tag, attribute) -> named_struct(
+            'vr', attribute.vr,
+            'Value', {{ list_map('attribute.Value', 'v', json_text('v')) }}
+        )
+    )
+{%- endmacro %}
+
 {#- Any value as JSON text: a list, map or struct as JSON. -#}
 {% macro json_render(value) %}
     {{ return(adapter.dispatch('json_render', 'dicom_lake')(value)) }}
@@ -160,4 +258,8 @@
 
 {% macro default__json_render(value) -%}
     cast(to_json({{ value }}) as varchar)
+{%- endmacro %}
+
+{% macro spark__json_render(value) -%}
+    to_json({{ value }})
 {%- endmacro %}

@@ -1,6 +1,6 @@
 {#-
-    List primitives (Spark: transform / filter / slice). Dispatched like the JSON ones;
-    `default__` is DuckDB.
+    List primitives, dispatched like the JSON ones: `default__` is DuckDB, `spark__` Spark SQL
+    (written to give the same result with ANSI mode on or off: try_element_at, array_size).
 -#}
 
 {#- Element `index` (1-based) of a list. -#}
@@ -12,6 +12,10 @@
     ({{ list_expr }})[{{ index }}]
 {%- endmacro %}
 
+{% macro spark__list_element(list_expr, index) -%}
+    try_element_at({{ list_expr }}, {{ index }})
+{%- endmacro %}
+
 {#- Apply `body` (an expression in `variable`) to each element of a list. -#}
 {% macro list_map(list_expr, variable, body) %}
     {{ return(adapter.dispatch('list_map', 'dicom_lake')(list_expr, variable, body)) }}
@@ -19,6 +23,10 @@
 
 {% macro default__list_map(list_expr, variable, body) -%}
     list_transform({{ list_expr }}, lambda {{ variable }}: {{ body }})
+{%- endmacro %}
+
+{% macro spark__list_map(list_expr, variable, body) -%}
+    transform({{ list_expr }}, {{ variable }} -> {{ body }})
 {%- endmacro %}
 
 {#- The number of elements of a list for which `condition` (an expression in `variable`) holds. -#}
@@ -30,6 +38,10 @@
     coalesce(len(list_filter({{ list_expr }}, lambda {{ variable }}: {{ condition }})), 0)
 {%- endmacro %}
 
+{% macro spark__list_count_where(list_expr, variable, condition) -%}
+    coalesce(array_size(filter({{ list_expr }}, {{ variable }} -> {{ condition }})), 0)
+{%- endmacro %}
+
 {#- The first `count` elements of a list. -#}
 {% macro list_head(list_expr, count) %}
     {{ return(adapter.dispatch('list_head', 'dicom_lake')(list_expr, count)) }}
@@ -39,6 +51,10 @@
     list_slice({{ list_expr }}, 1, {{ count }})
 {%- endmacro %}
 
+{% macro spark__list_head(list_expr, count) -%}
+    slice({{ list_expr }}, 1, {{ count }})
+{%- endmacro %}
+
 {#- The distinct non-null values of an aggregated column as a sorted list. -#}
 {% macro sorted_distinct_list(column) %}
     {{ return(adapter.dispatch('sorted_distinct_list', 'dicom_lake')(column)) }}
@@ -46,4 +62,21 @@
 
 {% macro default__sorted_distinct_list(column) -%}
     list_sort(list_distinct(list({{ column }})))
+{%- endmacro %}
+
+{% macro spark__sorted_distinct_list(column) -%}
+    array_sort(array_distinct(collect_list({{ column }})))
+{%- endmacro %}
+
+{#- An empty list of text, typed. -#}
+{% macro empty_text_list() %}
+    {{ return(adapter.dispatch('empty_text_list', 'dicom_lake')()) }}
+{% endmacro %}
+
+{% macro default__empty_text_list() -%}
+    cast([] as varchar [])
+{%- endmacro %}
+
+{% macro spark__empty_text_list() -%}
+    cast(array() as array<string>)
 {%- endmacro %}

@@ -38,10 +38,10 @@
 -#}
 {% macro staged_copy_rank(relation_alias=none) -%}
     {%- set prefix = relation_alias ~ '.' if relation_alias else '' -%}
-    struct_pack(
-        extracted_at := {{ prefix }}extracted_at,
-        is_usable := {{ prefix }}metadata_hash is not null and {{ prefix }}metadata_error is null,
-        source := coalesce({{ prefix }}source, ''),
-        metadata_hash := coalesce({{ prefix }}metadata_hash, 0)
-    )
+    {{ make_struct({
+        'extracted_at': prefix ~ 'extracted_at',
+        'is_usable': prefix ~ 'metadata_hash is not null and ' ~ prefix ~ 'metadata_error is null',
+        'source': 'coalesce(' ~ prefix ~ "source, '')",
+        'metadata_hash': 'coalesce(' ~ prefix ~ 'metadata_hash, 0)',
+    }) }}
 {%- endmacro %}

@@ -33,7 +33,23 @@
 -#}
 {% macro delete_changed_rows(keys, changed) -%}
     {%- if is_incremental() -%}
-        delete from {{ this }} where {{ rows_among(keys, changed) }}
+        {{ adapter.dispatch('delete_changed_rows', 'dicom_lake')(keys, changed) }}
+    {%- endif -%}
+{%- endmacro %}
+
+{% macro default__delete_changed_rows(keys, changed) -%}
+    delete from {{ this }} where {{ rows_among(keys, changed) }}
+{%- endmacro %}
+
+{#- Delta refuses a subquery in DELETE: a MERGE that deletes what it matches does the same. -#}
+{% macro spark__delete_changed_rows(keys, changed) -%}
+    {%- if takes_all_rows() -%}
+        delete from {{ this }}
+    {%- else -%}
+        merge into {{ this }} as target
+        using (select distinct {{ keys | join(', ') }} from ({{ changed }}) as changed) as changed
+            on {{ columns_match('target', 'changed', keys) }}
+        when matched then delete
     {%- endif -%}
 {%- endmacro %}
 
@@ -98,4 +114,20 @@
         staged.metadata
     from {{ ref('stg_landing__changefeed') }} as staged
     where staged.sequence in (select {{ instances }}.metadata_sequence from {{ instances }})
+{%- endmacro %}
+
+{#-
+    The incremental strategy of staging, which replaces a staged event by a newer copy of it
+    (unique_key sequence): dbt-duckdb's delete+insert; dbt-spark has none, and merges (Delta).
+-#}
+{% macro replacing_strategy() %}
+    {{ return(adapter.dispatch('replacing_strategy', 'dicom_lake')()) }}
+{% endmacro %}
+
+{% macro default__replacing_strategy() -%}
+    {{ return('delete+insert') }}
+{%- endmacro %}
+
+{% macro spark__replacing_strategy() -%}
+    {{ return('merge') }}
 {%- endmacro %}

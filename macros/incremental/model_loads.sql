@@ -13,11 +13,29 @@
 
 {#- on-run-start: the model loads table exists before any model reads it. -#}
 {% macro create_model_loads() -%}
+    {{ adapter.dispatch('create_model_loads', 'dicom_lake')() }}
+{%- endmacro %}
+
+{% macro default__create_model_loads() -%}
     create table if not exists {{ model_loads() }} (
         model_name varchar primary key,
         load_id bigint not null,
         fingerprint varchar not null
     )
+{%- endmacro %}
+
+{#-
+    A Delta table, with no key constraint (record_last_load merges on model_name), partitioned by
+    model: models built at the same time each merge into their own partition, which Delta does
+    not count as a conflict.
+-#}
+{% macro spark__create_model_loads() -%}
+    create table if not exists {{ model_loads() }} (
+        model_name string not null,
+        load_id bigint not null,
+        fingerprint string not null
+    ) using delta
+    partitioned by (model_name)
 {%- endmacro %}
 
 {#- What the rows of the model being built depend on besides the feed: its code and the seeds. -#}
@@ -67,7 +85,29 @@
 
 {#- post-hook of every incremental model: it has now taken in every staged load. -#}
 {% macro record_last_load() -%}
-    insert or replace into {{ model_loads() }} (model_name, load_id, fingerprint)
-    select '{{ this.identifier }}', coalesce(max(staged.load_id), 0), '{{ model_fingerprint() }}'
+    {{ adapter.dispatch('record_last_load', 'dicom_lake')() }}
+{%- endmacro %}
+
+{#- The model's last load, as a one-row query. -#}
+{% macro last_load_row() -%}
+    select
+        '{{ this.identifier }}' as model_name,
+        coalesce(max(staged.load_id), 0) as load_id,
+        '{{ model_fingerprint() }}' as fingerprint
     from {{ ref('stg_landing__changefeed') }} as staged
+{%- endmacro %}
+
+{% macro default__record_last_load() -%}
+    insert or replace into {{ model_loads() }} (model_name, load_id, fingerprint)
+    {{ last_load_row() }}
+{%- endmacro %}
+
+{#- A commit of its own on Delta, after the model's rows: a failure between the two re-takes the load. -#}
+{% macro spark__record_last_load() -%}
+    merge into {{ model_loads() }} as loads
+    using ({{ last_load_row() }}) as last_load
+        on loads.model_name = '{{ this.identifier }}' and loads.model_name = last_load.model_name
+    when matched then update set load_id = last_load.load_id, fingerprint = last_load.fingerprint
+    when not matched then insert (model_name, load_id, fingerprint)
+        values (last_load.model_name, last_load.load_id, last_load.fingerprint)
 {%- endmacro %}

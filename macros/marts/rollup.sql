@@ -10,21 +10,22 @@
     carries the metadata documents.
 -#}
 {% macro most_recent_instance(instances, keys, columns) -%}
-    select
-        {%- for key in keys %}
-        {{ key }},
-        {%- endfor %}
-        {%- for column in columns %}
-        {{ adapter.quote(column['name']) }},
-        {%- endfor %}
-        metadata_sequence,
-        last_sequence,
-        sop_instance_uid
-    from {{ instances }}
-    qualify row_number() over (
-        partition by {{ keys | join(', ') }}
-        order by metadata_sequence is not null desc, last_sequence desc, sop_instance_uid desc
-    ) = 1
+    {%- set selected = keys[:] -%}
+    {%- for column in columns -%}
+        {%- do selected.append(adapter.quote(column['name'])) -%}
+    {%- endfor -%}
+    {%- do selected.extend(['metadata_sequence', 'last_sequence', 'sop_instance_uid']) -%}
+    select {{ selected | join(', ') }}
+    from (
+        select
+            {{ selected | join(', ') }},
+            row_number() over (
+                partition by {{ keys | join(', ') }}
+                order by metadata_sequence is not null desc, last_sequence desc, sop_instance_uid desc
+            ) as recency_rank
+        from {{ instances }}
+    ) as ranked_instances
+    where recency_rank = 1
 {%- endmacro %}
 
 {#-
@@ -37,7 +38,7 @@
         {{ key }},
         {%- endfor %}
         max(sequence) as last_sequence,
-        arg_max(event_at, sequence) as last_modified
+        {{ value_at_max('event_at', 'sequence') }} as last_modified
     from {{ events }}
     group by {{ keys | join(', ') }}
 {%- endmacro %}

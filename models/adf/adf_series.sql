@@ -21,17 +21,17 @@ instance_attributes as (
 final as (
 
     select
-        series.partition_name as "partitionName",
-        series.study_instance_uid as "studyInstanceUid",
-        series.series_instance_uid as "seriesInstanceUid",
-        series.last_modified as "lastModifiedTimestamp",
-        instance_attributes.study_date as "studyDate",
-        instance_attributes.study_description as "studyDescription",
-        instance_attributes.issuer_of_patient_id as "issuerOfPatientId",
-        instance_attributes.patient_id as "patientId",
-        instance_attributes.patient_name as "patientName",
+        series.partition_name as {{ adapter.quote('partitionName') }},
+        series.study_instance_uid as {{ adapter.quote('studyInstanceUid') }},
+        series.series_instance_uid as {{ adapter.quote('seriesInstanceUid') }},
+        series.last_modified as {{ adapter.quote('lastModifiedTimestamp') }},
+        instance_attributes.study_date as {{ adapter.quote('studyDate') }},
+        instance_attributes.study_description as {{ adapter.quote('studyDescription') }},
+        instance_attributes.issuer_of_patient_id as {{ adapter.quote('issuerOfPatientId') }},
+        instance_attributes.patient_id as {{ adapter.quote('patientId') }},
+        instance_attributes.patient_name as {{ adapter.quote('patientName') }},
         instance_attributes.modality,
-        series.instance_count as "instanceCount"
+        series.instance_count as {{ adapter.quote('instanceCount') }}
     from series
     inner join instance_attributes
         on {{ columns_match('series', 'instance_attributes', keys) }}

@@ -21,16 +21,16 @@ instance_attributes as (
 final as (
 
     select
-        studies.partition_name as "partitionName",
-        studies.study_instance_uid as "studyInstanceUid",
-        studies.last_modified as "lastModifiedTimestamp",
-        instance_attributes.study_date as "studyDate",
-        instance_attributes.study_description as "studyDescription",
-        instance_attributes.issuer_of_patient_id as "issuerOfPatientId",
-        instance_attributes.patient_id as "patientId",
-        instance_attributes.patient_name as "patientName",
-        studies.series_count as "seriesCount",
-        studies.instance_count as "instanceCount"
+        studies.partition_name as {{ adapter.quote('partitionName') }},
+        studies.study_instance_uid as {{ adapter.quote('studyInstanceUid') }},
+        studies.last_modified as {{ adapter.quote('lastModifiedTimestamp') }},
+        instance_attributes.study_date as {{ adapter.quote('studyDate') }},
+        instance_attributes.study_description as {{ adapter.quote('studyDescription') }},
+        instance_attributes.issuer_of_patient_id as {{ adapter.quote('issuerOfPatientId') }},
+        instance_attributes.patient_id as {{ adapter.quote('patientId') }},
+        instance_attributes.patient_name as {{ adapter.quote('patientName') }},
+        studies.series_count as {{ adapter.quote('seriesCount') }},
+        studies.instance_count as {{ adapter.quote('instanceCount') }}
     from studies
     inner join instance_attributes
         on {{ columns_match('studies', 'instance_attributes', keys) }}

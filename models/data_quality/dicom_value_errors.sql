@@ -31,7 +31,8 @@ tag_values as (
     select
         {{ dicom_value_error_subject(tag, 'tag_values') }},
         {{ dicom_value_error_count(raw, tag['vr'], tag['vm'], declared) }} as malformed_value_count,
-        {{ dicom_value_error_type(raw, tag['vr'], tag['vm'], declared) }} as error_type
+        {{ dicom_value_error_type(raw, tag['vr'], tag['vm'], declared) }} as error_type,
+        {{ raw }} as value_array
     from tag_values
     where {{ raw }} is not null
 
@@ -40,8 +41,16 @@ tag_values as (
 {{ dicom_raw_column(tag) }}_errors as (
 
     select
-        *,
-        {{ dicom_value_error_reason('error_type', tag['vr'], 'declared_vr', 'raw_value') }} as reason
+        {{ instance_key() }},
+        tag,
+        keyword,
+        column_name,
+        vr,
+        declared_vr,
+        raw_value,
+        malformed_value_count,
+        error_type,
+        {{ dicom_value_error_reason('error_type', tag['vr'], 'declared_vr', 'value_array') }} as reason
     from {{ dicom_raw_column(tag) }}_checked
     where error_type is not null
 
@@ -107,11 +116,11 @@ final as (
         keyword,
         column_name,
         vr,
-        cast(declared_vr as varchar) as declared_vr,
+        cast(declared_vr as string) as declared_vr,
         raw_value,
         cast(malformed_value_count as bigint) as malformed_value_count,
-        cast(error_type as varchar) as error_type,
-        cast(reason as varchar) as reason
+        cast(error_type as string) as error_type,
+        cast(reason as string) as reason
     from all_errors
 
 )

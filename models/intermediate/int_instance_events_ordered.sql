@@ -38,16 +38,19 @@ ordered as (
 
     select
         *,
-        row_number() over instance_window as event_number,
+        row_number() over instance_events as event_number,
         -- the feed's timestamps need not rise with sequence (late commits): keep versions monotonic
-        max(event_at) over instance_window as version_start_at,
-        lead(sequence) over instance_window as next_sequence
+        max(event_at) over events_so_far as version_start_at,
+        lead(sequence) over instance_events as next_sequence
     from known_actions
-    window instance_window as (
-        partition by {{ instance_key() }}
-        order by sequence
-        rows between unbounded preceding and current row
-    )
+    -- two windows: Spark takes no frame for lead()
+    window
+        instance_events as (partition by {{ instance_key() }} order by sequence),
+        events_so_far as (
+            partition by {{ instance_key() }}
+            order by sequence
+            rows between unbounded preceding and current row
+        )
 
 ),
 

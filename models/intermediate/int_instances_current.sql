@@ -37,7 +37,9 @@ usable_metadata as (
     -- it from staging by that sequence, once.
     select
         {{ instance_key() }},
-        arg_max(sequence, struct_pack(extracted_at, sequence)) as metadata_sequence,
+        {{ value_at_max(
+            'sequence', make_struct({'extracted_at': 'extracted_at', 'sequence': 'sequence'})
+        ) }} as metadata_sequence,
         max(extracted_at) as metadata_extracted_at
     from staged
     where metadata is not null and metadata_error is null
@@ -60,10 +62,10 @@ latest_events as (
     select
         {{ instance_key() }},
         max(sequence) as last_sequence,
-        arg_max(event_at, sequence) as last_modified,
-        arg_max(action, sequence) as last_action,
-        arg_max(feed_state, sequence) as last_feed_state,
-        arg_max(file_path, sequence) as file_path,
+        {{ value_at_max('event_at', 'sequence') }} as last_modified,
+        {{ value_at_max('action', 'sequence') }} as last_action,
+        {{ value_at_max('feed_state', 'sequence') }} as last_feed_state,
+        {{ value_at_max('file_path', 'sequence') }} as file_path,
         max(sequence) filter (where is_delete) as last_delete_sequence
     from events
     group by {{ instance_key() }}

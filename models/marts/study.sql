@@ -11,7 +11,7 @@
 ) %}
 {%- set series_tags = dicom_projected_tags(['series']) | map(attribute='column_name') | list %}
 {%- set modalities = sorted_distinct_list('modality') if 'modality' in series_tags
-    else 'cast([] as varchar [])' %}
+    else empty_text_list() %}
 
 {{
     config(

@@ -1,5 +1,6 @@
 {{
     config(
+        incremental_strategy=replacing_strategy(),
         unique_key='sequence',
         on_schema_change='append_new_columns',
     )
@@ -30,9 +31,9 @@ copies as (
         file_row_number,
         {{ json_object_error('metadata') }} as metadata_error,
         -- copies of an event are compared by this hash, never by their text
-        case when metadata is not null then hash(metadata) end as metadata_hash,
-        cast(extracted_at as timestamptz) as extracted_at,
-        cast(source as varchar) as source
+        case when metadata is not null then {{ text_hash('metadata') }} end as metadata_hash,
+        cast(extracted_at as {{ type_instant() }}) as extracted_at,
+        cast(source as string) as source
     from landed
 
 ),
@@ -40,10 +41,15 @@ copies as (
 winning_copies as (
 
     -- one copy per sequence: the most recently extracted (its metadata is the newest)
-    select * from copies
-    qualify row_number() over (
-        partition by sequence order by {{ staged_copy_rank() }} desc
-    ) = 1
+    select * from (
+        select
+            *,
+            row_number() over (
+                partition by sequence order by {{ staged_copy_rank() }} desc
+            ) as copy_rank
+        from copies
+    ) as ranked_copies
+    where copy_rank = 1
 
 ),
 
@@ -75,15 +81,15 @@ final as (
 
     select
         new_copies.sequence,
-        cast(documents."timestamp" as timestamptz) as event_at,  -- noqa: RF06
-        cast(documents.action as varchar) as action,
-        cast(documents.state as varchar) as feed_state,
-        cast(documents.partition_name as varchar) as partition_name,
-        cast(documents.study_instance_uid as varchar) as study_instance_uid,
-        cast(documents.series_instance_uid as varchar) as series_instance_uid,
-        cast(documents.sop_instance_uid as varchar) as sop_instance_uid,
-        cast(documents.file_path as varchar) as file_path,
-        cast(documents.metadata as varchar) as metadata,
+        cast(documents.{{ adapter.quote('timestamp') }} as {{ type_instant() }}) as event_at,
+        cast(documents.action as string) as action,
+        cast(documents.state as string) as feed_state,
+        cast(documents.partition_name as string) as partition_name,
+        cast(documents.study_instance_uid as string) as study_instance_uid,
+        cast(documents.series_instance_uid as string) as series_instance_uid,
+        cast(documents.sop_instance_uid as string) as sop_instance_uid,
+        cast(documents.file_path as string) as file_path,
+        cast(documents.metadata as string) as metadata,
         new_copies.metadata_error,
         new_copies.metadata_hash,
         new_copies.extracted_at,

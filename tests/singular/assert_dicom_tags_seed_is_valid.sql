@@ -25,7 +25,7 @@ checked as (
         tags.keyword,
         tags.column_name,
         case
-            when not regexp_full_match(coalesce(tags.tag, ''), '[0-9A-Fa-f]{8}')
+            when not {{ matches_fully("coalesce(tags.tag, '')", '[0-9A-Fa-f]{8}') }}
                 then 'tag is not 8 hex digits'
             when dictionary.tag is null then 'tag is not in dicom_dictionary'
             when dictionary.keyword != tags.keyword
