@@ -44,14 +44,15 @@ spark: $(SPARK_INSTALLED) spark-jars
 ## spark-jars: resolve the Delta Lake jars (spark/pom.xml) from Maven Central into the jar cache
 ## (DICOM_LAKE_SPARK_JARS_DIR, default ~/.cache/dicom-lake/spark-jars); a second run reuses it
 SPARK_JARS_DIR ?= $(or $(DICOM_LAKE_SPARK_JARS_DIR),$(HOME)/.cache/dicom-lake/spark-jars)
-spark-jars: $(SPARK_JARS_DIR)/.resolved
-
-$(SPARK_JARS_DIR)/.resolved: spark/pom.xml
-	rm -rf $(SPARK_JARS_DIR) && mkdir -p $(SPARK_JARS_DIR)
-	mvn --quiet --batch-mode -f spark/pom.xml \
-		org.apache.maven.plugins:maven-dependency-plugin:3.11.0:copy-dependencies \
-		-DincludeScope=runtime -DoutputDirectory=$(SPARK_JARS_DIR)
-	cp spark/pom.xml $@
+# the cache holds the POM it was resolved from: a new clone with the same POM reuses it
+spark-jars:
+	@if ! cmp -s spark/pom.xml $(SPARK_JARS_DIR)/.resolved; then \
+		rm -rf $(SPARK_JARS_DIR) && mkdir -p $(SPARK_JARS_DIR) && \
+		mvn --quiet --batch-mode -f spark/pom.xml \
+			org.apache.maven.plugins:maven-dependency-plugin:3.11.0:copy-dependencies \
+			-DincludeScope=runtime -DoutputDirectory=$(SPARK_JARS_DIR) && \
+		cp spark/pom.xml $(SPARK_JARS_DIR)/.resolved; \
+	fi
 
 ## bench: build, publication, an incremental run and extraction, timed against the floor
 ## (BENCH_SIZE=100k or 1M; writes bench/results/<size>.json)
