@@ -15,6 +15,8 @@ from pathlib import Path
 from bench.generator import Plan, parse_size, plan_feed
 
 DEFAULT_SIZE = "20k"
+COMPARE_BASE = 100_000
+SPARK_MAX_DEFAULT = 100_000
 
 
 def _shares(parser: argparse.ArgumentParser, updates: str = "0.05", deletes: str = "0.02") -> None:
@@ -37,10 +39,14 @@ def _plan_feed(options: argparse.Namespace) -> Plan:
     )
 
 
-def _spark_wanted(asked: bool | None) -> bool:
-    """--spark / --no-spark, or by default whether the Spark engine is installed here."""
+def _spark_wanted(asked: bool | None, instances: int) -> bool:
+    """--spark / --no-spark, or by default whether the Spark engine is installed here, up to
+    SPARK_MAX_DEFAULT instances (local Spark takes hours at 1M)."""
     if asked is not None:
         return asked
+    if instances > SPARK_MAX_DEFAULT:
+        print(f"[bench] no Spark stage above {SPARK_MAX_DEFAULT:,} instances (--spark)")
+        return False
     from extractor.build import SparkUnavailable
     from extractor.build.spark import delta_jars
 
@@ -50,6 +56,13 @@ def _spark_wanted(asked: bool | None) -> bool:
         print(f"[bench] no Spark stage: {missing}", flush=True)
         return False
     return True
+
+
+def _compare_base(asked: str | None, instances: int) -> int | None:
+    """--compare-base, or 100k under a larger run."""
+    if asked is not None:
+        return parse_size(asked) or None
+    return COMPARE_BASE if instances > COMPARE_BASE else None
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -86,8 +99,14 @@ def main(argv: list[str] | None = None) -> int:
         "--spark",
         action=argparse.BooleanOptionalAction,
         default=None,
-        help="also build the same feed on local Spark (default: where pyspark and the Delta "
-        "jars are installed: make spark)",
+        help="also build the same feed on local Spark (default: up to 100k instances, where "
+        "pyspark and the Delta jars are installed: make spark)",
+    )
+
+    run.add_argument(
+        "--compare-base",
+        help="also run the same changes on a base of this size (default: 100k when --size is"
+        " larger, else none; 0 for none)",
     )
 
     generate = commands.add_parser("generate", help="land a generated change feed")
@@ -131,7 +150,8 @@ def main(argv: list[str] | None = None) -> int:
                 out=options.out,
                 skip_extract=options.skip_extract,
                 adf_tables=options.adf_tables,
-                spark=_spark_wanted(options.spark),
+                spark=_spark_wanted(options.spark, parse_size(options.size)),
+                compare_base=_compare_base(options.compare_base, parse_size(options.size)),
             )
         )
     elif options.command == "generate":

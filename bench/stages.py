@@ -130,6 +130,32 @@ def floor(lake: str) -> dict[str, Any]:
     return {"rows": rows, "documents": documents, "valid": valid, "duckdb_threads": threads}
 
 
+def reference(lake: str, out: str) -> dict[str, Any]:
+    """The hand-written single pass (bench/reference.py): landed Parquet to the instance rows."""
+    import duckdb
+
+    from bench.reference import query
+
+    with duckdb.connect() as connection:
+        connection.execute(query(Lake(Path(lake)).changefeed_glob, Path(out)))
+        counted = connection.execute("select count(*) from read_parquet(?)", [out]).fetchone()
+    rows = counted[0] if counted else 0
+    return {"rows": rows, "parquet_mb": round(Path(out).stat().st_size / 1e6, 1)}
+
+
+def reference_check(lake: str, out: str) -> dict[str, Any]:
+    """The reference's rows against the instance mart's: every column, both ways."""
+    import duckdb
+
+    from bench.reference import mismatches
+
+    with duckdb.connect() as connection:
+        counts = mismatches(connection, Lake(Path(lake)).warehouse, Path(out))
+    if counts["only_in_reference"] or counts["only_in_mart"] or counts["columns_of_other_types"]:
+        raise RuntimeError(f"the reference differs from the instance mart: {counts}")
+    return counts
+
+
 def build(lake: str, engine: str = "duckdb") -> dict[str, Any]:
     """`dbt build` on one engine; Spark's runs in a dbt process of its own (counted here)."""
     from extractor.build import Engine
@@ -143,17 +169,31 @@ def build(lake: str, engine: str = "duckdb") -> dict[str, Any]:
         raise RuntimeError(f"dbt build failed: {result.failed} {result.messages} {result.error}")
     timings: dict[str, float] = {}
     run_results = Lake(Path(lake)).dbt_target / "run_results.json"
-    if run_results.is_file():
+    if run_results.is_file() and not result.up_to_date:
         for node in json.loads(run_results.read_text()).get("results", []):
             timings[node["unique_id"]] = round(float(node.get("execution_time") or 0), 3)
     slowest = dict(sorted(timings.items(), key=lambda item: -item[1])[:8])
+    total = sum(timings.values())
     return {
+        "up_to_date": result.up_to_date,
         "nodes": len(timings),
-        "nodes_seconds": round(sum(timings.values()), 3),
+        "nodes_seconds": round(total, 3),
         "slowest_nodes": slowest,
+        # each model's share of the nodes' time (tests and seeds summed apart)
+        "shares": _shares(timings, total),
         "warned": result.warned,
         "engine": engine,
     }
+
+
+def _shares(timings: dict[str, float], total: float) -> dict[str, float]:
+    grouped: dict[str, float] = {}
+    for unique_id, seconds in timings.items():
+        kind, _, name = unique_id.split(".", 2)
+        key = name if kind == "model" else f"{kind}s"
+        grouped[key] = grouped.get(key, 0.0) + seconds
+    ranked = sorted(grouped.items(), key=lambda item: -item[1])
+    return {key: round(seconds / total, 3) for key, seconds in ranked} if total else {}
 
 
 def publish(lake: str, adf_tables: bool = False) -> dict[str, Any]:
@@ -337,6 +377,8 @@ STAGES: dict[str, StageFunction] = {
     "generate": generate,
     "changes": changes,
     "floor": floor,
+    "reference": reference,
+    "reference_check": reference_check,
     "build": build,
     "publish": publish,
     "extract_service": extract_service,

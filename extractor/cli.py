@@ -490,7 +490,11 @@ def _build_and_publish(run: Run, options: BuildOptions) -> None:
         engine=options.engine,
     )
     warned = result.warned
-    typer.echo("dbt build       passed" + (f", warnings: {', '.join(warned)}" if warned else ""))
+    if result.up_to_date:
+        typer.echo("dbt build       up to date: nothing changed since the last build")
+    else:
+        warnings = f", warnings: {', '.join(warned)}" if warned else ""
+        typer.echo(f"dbt build       passed{warnings}")
     if options.engine is Engine.spark:
         typer.echo(f"delta           written by Spark in {run.lake.default_delta_uri}")
         return

@@ -93,6 +93,11 @@ class Lake:
         return self.dbt / "logs"
 
     @property
+    def build_stamp(self) -> Path:
+        """What the last successful build read (extractor.build.freshness)."""
+        return self.dbt / "last-build.json"
+
+    @property
     def default_delta_uri(self) -> str:
         """Where the Delta tables go unless a URI is given: `<lake>/delta`, absolute."""
         return str(self.root.resolve() / "delta")

@@ -2,8 +2,9 @@
 or Spark's Delta tables (`--engine spark`).
 
 `project.py` (where the bundled project is; the marts' keys it declares), `dbt.py` (`dbt build`,
-its outcome read node by node), `warehouse.py` (waiting for the warehouse file), `spark.py` (what
-the Spark engine needs: pyspark, dbt-spark, the Delta jars).
+its outcome read node by node), `freshness.py` (whether anything changed since the last
+successful build), `warehouse.py` (waiting for the warehouse file), `spark.py` (what the Spark
+engine needs: pyspark, dbt-spark, the Delta jars).
 """
 
 from extractor.build.dbt import BuildResult, EmptyLandingZoneError, Engine, build, run_dbt

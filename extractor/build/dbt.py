@@ -27,6 +27,7 @@ from typing import Any
 
 import duckdb
 
+from extractor.build.freshness import forget_build, inputs_digest, is_up_to_date, stamp_build
 from extractor.build.project import project_dir as bundled_project_dir
 from extractor.build.spark import spark_environment
 from extractor.build.warehouse import wait_for_warehouse
@@ -67,6 +68,9 @@ class BuildResult:
     error: str | None = None
     """The exception dbt raised before running nodes (bad project, bad profile), if any."""
     warehouse: Path | None = None
+    up_to_date: bool = False
+    """True when nothing changed since the last successful build, which was therefore not run
+    again (extractor.build.freshness)."""
 
 
 @contextmanager
@@ -113,9 +117,7 @@ def run_dbt(
     log directories and the DICOM_LAKE_DIR variable are added here.
     """
     lake = Lake(Path(lake_dir).resolve())
-    project = Path(project_dir).resolve() if project_dir is not None else bundled_project_dir()
-    if not (project / "dbt_project.yml").is_file():
-        raise FileNotFoundError(f"no dbt_project.yml in {project}")
+    project = _project(project_dir)
     lake.root.mkdir(parents=True, exist_ok=True)
     full_arguments = [
         *arguments,
@@ -176,6 +178,19 @@ def _run_dbt_process(lake: Lake, arguments: list[str], environment: dict[str, st
     return SparkOutcome(finished.returncode == 0, results, exception)
 
 
+def _project(project_dir: Path | None) -> Path:
+    project = Path(project_dir).resolve() if project_dir is not None else bundled_project_dir()
+    if not (project / "dbt_project.yml").is_file():
+        raise FileNotFoundError(f"no dbt_project.yml in {project}")
+    return project
+
+
+def _profile(project: Path) -> Path:
+    """The profile dbt reads: DBT_PROFILES_DIR's, or the project's example (_profiles_arguments)."""
+    chosen = os.environ.get("DBT_PROFILES_DIR")
+    return Path(chosen) / "profiles.yml" if chosen else project / "profiles.example.yml"
+
+
 def _profiles_arguments(project: Path, dbt_dir: Path) -> list[str]:
     """dbt's own DBT_PROFILES_DIR wins; otherwise the project's example profile, as shipped."""
     if os.environ.get("DBT_PROFILES_DIR"):
@@ -221,6 +236,7 @@ def build(
     full_refresh: bool = False,
     warehouse_wait: float = 0.0,
     engine: Engine = Engine.duckdb,
+    force: bool = False,
 ) -> BuildResult:
     """Run `dbt build` on the landed change feed of `lake_dir`.
 
@@ -229,6 +245,10 @@ def build(
 
     `full_refresh` rebuilds every incremental model from everything landed (after a change to a
     macro, which the models' fingerprints do not cover).
+
+    A build whose inputs (landed files, project, profile, engine) and warehouse are those of the
+    last successful one is not run: the result says `up_to_date` (extractor.build.freshness).
+    `force`, `full_refresh` and `select` always run.
 
     Raises EmptyLandingZoneError when no Parquet file has landed under
     `<lake_dir>/landing/changefeed/`, SparkUnavailable when the Spark engine is asked for and is
@@ -241,8 +261,14 @@ def build(
             f"the landing zone {lake.changefeed} holds no Parquet file: "
             "run the extractor before building"
         )
+    project = _project(project_dir)
+    inputs = inputs_digest(lake, project, _profile(project), engine.value)
+    if not (force or full_refresh or select) and is_up_to_date(lake, inputs, engine.value):
+        warehouse = lake.warehouse if engine is Engine.duckdb else None
+        return BuildResult(success=True, warehouse=warehouse, up_to_date=True)
     if engine is Engine.duckdb:
         wait_for_warehouse(lake.warehouse, warehouse_wait)
+    forget_build(lake)
     arguments = ["build"]
     if select:
         arguments += ["--select", select]
@@ -264,8 +290,11 @@ def build(
         elif status == "skipped":
             skipped.append(unique_id)
     error = None if outcome.exception is None else str(outcome.exception)
+    success = bool(outcome.success) and not failed and error is None
+    if success and not select:  # a selection leaves the other models as they were
+        stamp_build(lake, inputs, engine.value)
     return BuildResult(
-        success=bool(outcome.success) and not failed and error is None,
+        success=success,
         failed=failed,
         warned=warned,
         skipped=skipped,

@@ -71,7 +71,11 @@ class JobReport:
                 "files": len(self.extract.files),
             }
         if self.build is not None:
-            values |= {"dbt_failed": self.build.failed, "dbt_warned": self.build.warned}
+            values |= {
+                "dbt_up_to_date": self.build.up_to_date,
+                "dbt_failed": self.build.failed,
+                "dbt_warned": self.build.warned,
+            }
         if self.publication is not None:
             values["published"] = {t.table: t.version for t in self.publication.tables}
         return values

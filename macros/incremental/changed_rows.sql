@@ -105,15 +105,23 @@
 {%- endmacro %}
 
 {#-
-    The staged documents (sequence, metadata) of the instances in the relation `instances`, by
-    their metadata_sequence: a semi join on the sequence, so the text is never hashed.
+    The staged documents (sequence, metadata), to be joined on an instance's metadata_sequence.
+    DuckDB hashes the side of a join it estimates smaller, counting a text as a few bytes
+    whatever its length. Unfiltered, the documents are estimated the larger side and stream past
+    a hash table of the instances: int_instance_tag_values, whose join keeps few columns, reads
+    them so (a filtered set was hashed: 10 GB at 1M instances, spilled to disk). With
+    `instances`, only the documents of those instances' metadata_sequence (a semi join): the
+    instance mart's wide rows make DuckDB hash the documents anyway, and the filter keeps an
+    incremental build from hashing every staged document.
 -#}
-{% macro documents_of(instances) -%}
+{% macro staged_documents(instances=none) -%}
     select
         staged.sequence,
         staged.metadata
     from {{ ref('stg_landing__changefeed') }} as staged
+    {%- if instances %}
     where staged.sequence in (select {{ instances }}.metadata_sequence from {{ instances }})
+    {%- endif %}
 {%- endmacro %}
 
 {#-

@@ -24,7 +24,7 @@ changed_instances as (
 
 documents as (
 
-    {{ documents_of('changed_instances') }}
+    {{ staged_documents() }}
 
 ),
 

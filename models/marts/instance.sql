@@ -36,13 +36,7 @@ tag_values as (
 
 ),
 
-documents as (
-
-    {{ documents_of('instances') }}
-
-),
-
-final as (
+typed as (
 
     select
         instances.partition_name,
@@ -58,12 +52,27 @@ final as (
         instances.last_sequence,
         instances.last_modified,
         instances.metadata_sequence,
-        instances.metadata_extracted_at,
-        documents.metadata
+        instances.metadata_extracted_at
     from instances
-    left join documents on instances.metadata_sequence = documents.sequence
     left join tag_values
         on {{ instance_key_matches('instances', 'tag_values') }}
+
+),
+
+documents as (
+
+    {{ staged_documents('instances') }}
+
+),
+
+final as (
+
+    -- the documents joined last, to the typed rows, not carried through the other join
+    select
+        typed.*,
+        documents.metadata
+    from typed
+    left join documents on typed.metadata_sequence = documents.sequence
 
 )
 

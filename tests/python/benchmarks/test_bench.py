@@ -19,7 +19,9 @@ from bench.generator import (
     plan_feed,
     write_plan,
 )
+from bench.reference import mismatches
 from bench.runner import Options, run
+from bench.stages import reference, reference_check
 from bench.templates import MAX_BYTES, MIN_BYTES
 from extractor.lake import Lake
 from extractor.landing import LANDING_SCHEMA
@@ -145,23 +147,53 @@ def test_feed_store_replays_the_plan() -> None:
 @pytest.mark.timeout(600)
 def test_tiny_benchmark_writes_its_json(tmp_path: Path) -> None:
     out = tmp_path / "results" / "tiny.json"
+    work = tmp_path / "work"
     run(
         Options(
             instances=1_500,
             changes=300,
             extract_instances=300,
             rows_per_file=500,
-            work=tmp_path / "work",
+            work=work,
             out=out,
+            keep=True,
+            compare_base=500,
         )
     )
     results = json.loads(out.read_text())
     stages = results["stages"]
-    for key in ("floor", "full_build", "full_publish", "incremental_build", "extract"):
+    for key in ("floor", "reference", "full_build", "full_publish", "incremental_build", "extract"):
         assert stages[key]["seconds"] > 0
         assert stages[key]["peak_rss_mb"] > 0
     assert stages["incremental_publish"]["tables"]["instance"]["upserted"] > 0
     assert stages["extract"]["client"]["entries_read"] == stages["extract"]["entries"]
-    assert results["summary"]["full_ratio_to_floor"] > 0
-    assert len(results["summary"]["targets"]) == 4
-    assert not (tmp_path / "work").exists()
+    # the reference wrote the instance mart's rows, checked column by column
+    check = stages["reference_check"]
+    assert check["only_in_reference"] == check["only_in_mart"] == 0
+    assert check["reference_rows"] == check["mart_rows"] == stages["reference"]["rows"] > 1_000
+    assert stages["nothing_new_build"]["up_to_date"]
+    assert not stages["incremental_build"]["up_to_date"]
+    assert stages["small_incremental_build"]["seconds"] > 0
+    summary = results["summary"]
+    assert summary["full_ratio_to_floor"] > 0 and summary["full_ratio_to_reference"] > 0
+    assert summary["incremental_ratio_to_small_base"] > 0
+    assert len(summary["targets"]) == 6
+
+    # after the changes too, the reference equals the incrementally built mart...
+    lake = work / "lake"
+    after = work / "after-changes.parquet"
+    assert (
+        reference(str(lake), str(after))["rows"]
+        == reference_check(str(lake), str(after))["mart_rows"]
+    )
+    # ...and the check fails on a value the two disagree on
+    with duckdb.connect(str(Lake(lake).warehouse)) as connection:
+        connection.execute(
+            "update instance set study_date = study_date + 1"
+            " where sop_instance_uid = (select min(sop_instance_uid) from instance)"
+        )
+    with duckdb.connect() as connection:
+        counts = mismatches(connection, Lake(lake).warehouse, after)
+    assert counts["only_in_reference"] == counts["only_in_mart"] == 1
+    with pytest.raises(RuntimeError, match="differs from the instance mart"):
+        reference_check(str(lake), str(after))

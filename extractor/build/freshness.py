@@ -1,0 +1,99 @@
+"""Whether a build has anything to do.
+
+A successful build leaves a stamp, `<lake>/dbt/last-build.json`: a digest of everything its
+result depends on (the landed files, the dbt project's files, the profile, the engine) and the
+warehouse file as the build left it. A later build with the same digest and an untouched
+warehouse would rebuild and re-test the same rows to the same result, so it is skipped (a
+scheduled run that found nothing new then costs a directory listing, not a `dbt build`). The
+stamp is removed before dbt starts, so a build that fails or is killed leaves none.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+import yaml
+
+from extractor.lake import Lake
+
+# dbt's defaults for the folders a project reads (dbt_project.yml may name others)
+_PROJECT_FOLDERS = {
+    "model-paths": ["models"],
+    "macro-paths": ["macros"],
+    "seed-paths": ["seeds"],
+    "test-paths": ["tests"],
+    "snapshot-paths": ["snapshots"],
+    "analysis-paths": ["analyses"],
+}
+# the files dbt reads there (tests/ holds the Python suite too, whose caches change every run)
+_PROJECT_SUFFIXES = {".sql", ".yml", ".yaml", ".csv", ".md"}
+
+
+def inputs_digest(lake: Lake, project: Path, profile: Path, engine: str) -> str:
+    """A digest of what a build reads: the lake's place (a moved lake's models point elsewhere),
+    each landed file by name, size and modification time (landed files are never rewritten in
+    place), each project file and the profile by content."""
+    digest = hashlib.sha256(f"{engine}\0{lake.root}".encode())
+    for path in sorted(lake.changefeed.glob("*.parquet")):
+        stat = path.stat()
+        digest.update(f"\0landed\0{path.name}\0{stat.st_size}\0{stat.st_mtime_ns}".encode())
+    for path in [profile, *_project_files(project)]:
+        digest.update(f"\0file\0{path}\0".encode())
+        digest.update(path.read_bytes())
+    return digest.hexdigest()
+
+
+def _project_files(project: Path) -> Iterator[Path]:
+    config_file = project / "dbt_project.yml"
+    yield config_file
+    config = yaml.safe_load(config_file.read_text()) or {}
+    for key, default in _PROJECT_FOLDERS.items():
+        for folder in config.get(key, default):
+            root = project / folder
+            if root.is_dir():
+                yield from sorted(
+                    path
+                    for path in root.rglob("*")
+                    if path.suffix in _PROJECT_SUFFIXES and path.is_file()
+                )
+
+
+def _warehouse_state(lake: Lake, engine: str) -> list[int] | None:
+    """The DuckDB warehouse's size and modification time: a session that changed it since the
+    build (or a deleted file) makes the next build run. Spark's tables are not stat-ed."""
+    if engine != "duckdb":
+        return [1] if lake.spark.is_dir() else None
+    if not lake.warehouse.is_file():
+        return None
+    stat = lake.warehouse.stat()
+    return [stat.st_size, stat.st_mtime_ns]
+
+
+def is_up_to_date(lake: Lake, digest: str, engine: str) -> bool:
+    """True when the last successful build read the same inputs and its warehouse is as it
+    left it."""
+    try:
+        stamp = json.loads(lake.build_stamp.read_text())
+    except (OSError, ValueError):
+        return False
+    state = _warehouse_state(lake, engine)
+    return state is not None and stamp == {"inputs": digest, "warehouse": state}
+
+
+def forget_build(lake: Lake) -> None:
+    """Remove the stamp: called before dbt starts."""
+    lake.build_stamp.unlink(missing_ok=True)
+
+
+def stamp_build(lake: Lake, digest: str, engine: str) -> None:
+    """Record a successful build (written whole, then renamed: never half a stamp)."""
+    state = _warehouse_state(lake, engine)
+    if state is None:
+        return
+    partial = lake.build_stamp.with_suffix(".partial")
+    partial.write_text(json.dumps({"inputs": digest, "warehouse": state}))
+    os.replace(partial, lake.build_stamp)
