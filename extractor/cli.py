@@ -509,6 +509,8 @@ def _build_and_publish(run: Run, options: BuildOptions) -> None:
         adf_tables=options.adf_tables,
     )
     assert run.report.publication is not None
+    if run.report.publication.up_to_date:
+        typer.echo("delta           up to date: nothing changed since the last publication")
     for table in run.report.publication.tables:
         version = "unchanged" if table.version is None else f"version {table.version}"
         typer.echo(

@@ -98,6 +98,11 @@ class Lake:
         return self.dbt / "last-build.json"
 
     @property
+    def publication_stamp(self) -> Path:
+        """What the last successful publication read and left (extractor.delta.publish)."""
+        return self.root / "last-publication.json"
+
+    @property
     def default_delta_uri(self) -> str:
         """Where the Delta tables go unless a URI is given: `<lake>/delta`, absolute."""
         return str(self.root.resolve() / "delta")

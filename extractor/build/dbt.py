@@ -27,7 +27,7 @@ from typing import Any
 
 import duckdb
 
-from extractor.build.freshness import forget_build, inputs_digest, is_up_to_date, stamp_build
+from extractor.build.freshness import forget, inputs_digest, is_up_to_date, record, warehouse_state
 from extractor.build.project import project_dir as bundled_project_dir
 from extractor.build.spark import spark_environment
 from extractor.build.warehouse import wait_for_warehouse
@@ -263,12 +263,13 @@ def build(
         )
     project = _project(project_dir)
     inputs = inputs_digest(lake, project, _profile(project), engine.value)
-    if not (force or full_refresh or select) and is_up_to_date(lake, inputs, engine.value):
+    fresh = is_up_to_date(lake.build_stamp, inputs, warehouse_state(lake, engine.value))
+    if fresh and not (force or full_refresh or select):
         warehouse = lake.warehouse if engine is Engine.duckdb else None
         return BuildResult(success=True, warehouse=warehouse, up_to_date=True)
     if engine is Engine.duckdb:
         wait_for_warehouse(lake.warehouse, warehouse_wait)
-    forget_build(lake)
+    forget(lake.build_stamp)
     arguments = ["build"]
     if select:
         arguments += ["--select", select]
@@ -292,7 +293,7 @@ def build(
     error = None if outcome.exception is None else str(outcome.exception)
     success = bool(outcome.success) and not failed and error is None
     if success and not select:  # a selection leaves the other models as they were
-        stamp_build(lake, inputs, engine.value)
+        record(lake.build_stamp, inputs, warehouse_state(lake, engine.value))
     return BuildResult(
         success=success,
         failed=failed,

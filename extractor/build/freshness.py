@@ -1,11 +1,12 @@
-"""Whether a build has anything to do.
+"""Whether a build (or a publication) has anything to do.
 
 A successful build leaves a stamp, `<lake>/dbt/last-build.json`: a digest of everything its
 result depends on (the landed files, the dbt project's files, the profile, the engine) and the
 warehouse file as the build left it. A later build with the same digest and an untouched
 warehouse would rebuild and re-test the same rows to the same result, so it is skipped (a
 scheduled run that found nothing new then costs a directory listing, not a `dbt build`). The
-stamp is removed before dbt starts, so a build that fails or is killed leaves none.
+stamp is removed before dbt starts, so a build that fails or is killed leaves none. The
+publication keeps a stamp of its own the same way (extractor.delta.publish).
 """
 
 from __future__ import annotations
@@ -62,9 +63,10 @@ def _project_files(project: Path) -> Iterator[Path]:
                 )
 
 
-def _warehouse_state(lake: Lake, engine: str) -> list[int] | None:
+def warehouse_state(lake: Lake, engine: str = "duckdb") -> list[int] | None:
     """The DuckDB warehouse's size and modification time: a session that changed it since the
-    build (or a deleted file) makes the next build run. Spark's tables are not stat-ed."""
+    stamp (or a deleted file) makes the next build or publication run. Spark's tables are not
+    stat-ed."""
     if engine != "duckdb":
         return [1] if lake.spark.is_dir() else None
     if not lake.warehouse.is_file():
@@ -73,27 +75,24 @@ def _warehouse_state(lake: Lake, engine: str) -> list[int] | None:
     return [stat.st_size, stat.st_mtime_ns]
 
 
-def is_up_to_date(lake: Lake, digest: str, engine: str) -> bool:
-    """True when the last successful build read the same inputs and its warehouse is as it
-    left it."""
+def is_up_to_date(stamp: Path, digest: str, state: list[int] | None) -> bool:
+    """True when the stamp records the same inputs and warehouse state."""
     try:
-        stamp = json.loads(lake.build_stamp.read_text())
+        recorded = json.loads(stamp.read_text())
     except (OSError, ValueError):
         return False
-    state = _warehouse_state(lake, engine)
-    return state is not None and stamp == {"inputs": digest, "warehouse": state}
+    return state is not None and recorded == {"inputs": digest, "warehouse": state}
 
 
-def forget_build(lake: Lake) -> None:
-    """Remove the stamp: called before dbt starts."""
-    lake.build_stamp.unlink(missing_ok=True)
+def forget(stamp: Path) -> None:
+    """Remove a stamp: called before the work it vouches for starts."""
+    stamp.unlink(missing_ok=True)
 
 
-def stamp_build(lake: Lake, digest: str, engine: str) -> None:
-    """Record a successful build (written whole, then renamed: never half a stamp)."""
-    state = _warehouse_state(lake, engine)
+def record(stamp: Path, digest: str, state: list[int] | None) -> None:
+    """Record a success (written whole, then renamed: never half a stamp)."""
     if state is None:
         return
-    partial = lake.build_stamp.with_suffix(".partial")
+    partial = stamp.with_suffix(".partial")
     partial.write_text(json.dumps({"inputs": digest, "warehouse": state}))
-    os.replace(partial, lake.build_stamp)
+    os.replace(partial, stamp)

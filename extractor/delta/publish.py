@@ -12,6 +12,8 @@ ADF-compatible table (`<delta>/adf/<table>`), which takes over the keys the mart
 
 from __future__ import annotations
 
+import hashlib
+import json
 import logging
 import shutil
 from collections.abc import Iterable, Mapping
@@ -25,6 +27,7 @@ import pyarrow.compute as pc
 import pyarrow.dataset
 from deltalake import DeltaTable, write_deltalake
 
+from extractor.build.freshness import forget, is_up_to_date, record, warehouse_state
 from extractor.delta.changes import (
     DELETE_FLAG,
     changed_rows,
@@ -109,6 +112,9 @@ class PublishResult:
     watermark: Watermark
     delta_uri: str
     tables: list[TablePublication] = field(default_factory=list)
+    up_to_date: bool = False
+    """True when nothing changed since the last successful publication to this location (the
+    marts, the watermark, the settings and every table's version), which was not run again."""
 
     @property
     def committed(self) -> bool:
@@ -127,6 +133,7 @@ def publish(
     target_file_size: int = DEFAULT_TARGET_FILE_SIZE,
     profile: DeltaProfile = DeltaProfile.standard,
     adf_tables: bool = False,
+    force: bool = False,
 ) -> PublishResult:
     """Publish the marts of `<lake>/warehouse.duckdb` to `<delta_uri>/<table>`.
 
@@ -135,6 +142,8 @@ def publish(
     when a table is created; later runs keep its layout, and refuse another profile.
     `full_refresh` re-merges every row (after a change of model logic that moved no sequence).
     `adf_tables` also publishes the ADF template's tables under `<delta_uri>/adf/`.
+    A publication with the same marts, watermark, settings and table versions as the last
+    successful one is skipped (the result says `up_to_date`) unless `force` or `full_refresh`.
     """
     lake = Lake(lake_dir)
     uri = resolve_delta_uri(lake.root, delta_uri)
@@ -155,22 +164,54 @@ def publish(
         target_file_size=target_file_size,
         scratch_root=lake.root,
     )
+    names = list(tables)
+    published = [NATIVE_TABLES[name] for name in names]
+    published += [ADF_TABLES[name] for name in names if adf_tables and name in ADF_TABLES]
+    inputs = _publication_inputs(uri, published, settings)
+    fresh = is_up_to_date(lake.publication_stamp, inputs, warehouse_state(lake))
+    if fresh and not (force or full_refresh):
+        log.info("publication up to date: nothing changed since the last one")
+        return PublishResult(watermark=watermark, delta_uri=uri, up_to_date=True)
+    forget(lake.publication_stamp)
     result = PublishResult(watermark=watermark, delta_uri=uri)
     with duckdb.connect(str(lake.warehouse), read_only=True) as connection:
         # Arrow timestamps with time zone come out in the session zone: make it UTC for Delta.
         connection.execute("set TimeZone = 'UTC'")
         connection.execute(f"set memory_limit = '{_DUCKDB_MEMORY_LIMIT}'")
         note_unpublished_events(connection, delta_table_uri(uri, "instance_history"), options)
-        for table in tables:
-            published, source = _publish_table(connection, NATIVE_TABLES[table], uri, settings)
-            result.tables.append(published)
-            _log(published)
+        for table in names:
+            native, source = _publish_table(connection, NATIVE_TABLES[table], uri, settings)
+            result.tables.append(native)
+            _log(native)
             if adf_tables and table in ADF_TABLES:
-                leader = _Leader(published, source)
+                leader = _Leader(native, source)
                 followed, _ = _publish_table(connection, ADF_TABLES[table], uri, settings, leader)
                 result.tables.append(followed)
                 _log(followed)
+    after = _publication_inputs(uri, published, settings)
+    record(lake.publication_stamp, after, warehouse_state(lake))
     return result
+
+
+def _publication_inputs(uri: str, tables: list[PublishedTable], settings: _Settings) -> str:
+    """What a publication depends on besides the marts: where, what, how, the watermark, and
+    each table's current version (a commit by anyone else, `maintain` included, runs it)."""
+    versions = {}
+    for table in tables:
+        table_uri = delta_table_uri(uri, table.name)
+        exists = DeltaTable.is_deltatable(table_uri, storage_options=settings.options)
+        versions[table.name] = (
+            DeltaTable(table_uri, storage_options=settings.options).version() if exists else -1
+        )
+    described = {
+        "uri": uri,
+        "versions": versions,
+        "watermark": [settings.watermark.sequence, settings.watermark.timestamp.isoformat()],
+        "profile": str(settings.profile),
+        "partition_by_partition_name": settings.partition_by_partition_name,
+        "target_file_size": settings.target_file_size,
+    }
+    return hashlib.sha256(json.dumps(described, sort_keys=True).encode()).hexdigest()
 
 
 class PublicationMismatch(RuntimeError):

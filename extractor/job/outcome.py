@@ -77,6 +77,7 @@ class JobReport:
                 "dbt_warned": self.build.warned,
             }
         if self.publication is not None:
+            values["delta_up_to_date"] = self.publication.up_to_date
             values["published"] = {t.table: t.version for t in self.publication.tables}
         return values
 

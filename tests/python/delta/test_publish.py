@@ -93,10 +93,44 @@ def test_publishing_twice_commits_nothing(archive: FakeArchive, delta_uri: str) 
     publish(archive.lake_dir, delta_uri, watermark=archive.watermark)
     before = versions(delta_uri)
 
-    result = publish(archive.lake_dir, delta_uri, watermark=archive.watermark)
+    result = publish(archive.lake_dir, delta_uri, watermark=archive.watermark, force=True)
 
-    assert not result.committed
+    assert not result.committed and not result.up_to_date
     assert versions(delta_uri) == before
+
+
+def test_a_publication_with_nothing_changed_is_skipped(
+    archive: FakeArchive, delta_uri: str
+) -> None:
+    def again(**options: Any) -> Any:
+        return publish(archive.lake_dir, delta_uri, watermark=archive.watermark, **options)
+
+    assert again().committed
+    skipped = again()
+    assert skipped.up_to_date and not skipped.committed and skipped.tables == []
+    # a commit by anyone else makes the next one look again
+    DeltaTable(f"{delta_uri}/series").alter.set_table_properties(
+        {"delta.logRetentionDuration": "interval 60 days"}
+    )
+    looked = again()
+    assert not looked.up_to_date and not looked.committed
+    assert again().up_to_date
+    # so does a new build of the marts, another watermark, a full refresh, another location
+    archive.event("Created", "3.1", "3.1.1", "3.1.1.0")
+    archive.build()
+    assert not again().up_to_date
+    assert_published(archive, delta_uri)
+    assert again().up_to_date
+    moved = Watermark(archive.watermark.sequence + 1, archive.watermark.timestamp)
+    assert not publish(archive.lake_dir, delta_uri, watermark=moved).up_to_date
+    assert not again(full_refresh=True).up_to_date
+    elsewhere = publish(archive.lake_dir, f"{delta_uri}-copy", watermark=archive.watermark)
+    assert not elsewhere.up_to_date and elsewhere.committed
+    # a failed publication leaves no stamp: the next one runs
+    Lake(archive.lake_dir).warehouse.rename(Lake(archive.lake_dir).warehouse.with_suffix(".away"))
+    with pytest.raises(duckdb.IOException):
+        again()
+    assert not Lake(archive.lake_dir).publication_stamp.exists()
 
 
 def test_inserts_updates_deletes_and_recreate_converge(

@@ -113,12 +113,18 @@ def test_an_analyst_session_on_the_warehouse_gets_its_own_exit_code(
     assert dicom_lake("run", "--url", dicom_service.url, "--lag", "0", *lake).returncode == 0
 
     with duckdb.connect(str(Lake(lake_dir).warehouse), read_only=True):  # an analyst's query
-        held = dicom_lake("build", *lake, "--no-publish", "--warehouse-wait", "1.5")
+        # nothing new: the build is up to date and needs not the warehouse
+        idle = dicom_lake("build", *lake, "--no-publish", "--warehouse-wait", "0")
+        assert idle.returncode == 0 and "up to date" in idle.stdout, idle.stderr
+        held = dicom_lake(
+            "build", *lake, "--no-publish", "--full-refresh", "--warehouse-wait", "1.5"
+        )
     assert held.returncode == 10, held.stderr
     assert f"(PID {os.getpid()})" in held.stderr and "--warehouse-wait" in held.stderr
     assert "Traceback" not in held.stderr
 
-    assert dicom_lake("build", *lake, "--no-publish", "--warehouse-wait", "0").returncode == 0
+    rebuilt = dicom_lake("build", *lake, "--no-publish", "--full-refresh", "--warehouse-wait", "0")
+    assert rebuilt.returncode == 0, rebuilt.stderr
 
 
 def json_lines(text: str) -> list[dict]:

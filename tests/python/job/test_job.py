@@ -17,6 +17,7 @@ from support import REPOSITORY
 from support.dicom_factory import make_instance, stow
 from support.lake_checks import copy_project
 
+from extractor.delta import TABLES
 from extractor.job.lock import run_lock
 from extractor.lake import Lake
 
@@ -92,9 +93,17 @@ def test_a_lock_file_that_is_a_symbolic_link_is_refused_and_its_target_kept(
 def test_nothing_new_has_its_own_exit_code(dicom_service, lake_dir) -> None:
     stow(dicom_service.url, [make_instance()])
     assert run(dicom_service.url, lake_dir).returncode == 0
+    versions = {t: DeltaTable(Lake(lake_dir).default_delta_table(t)).version() for t in TABLES}
     again = run(dicom_service.url, lake_dir)
     assert again.returncode == EXIT_NOTHING_NEW, again.stderr
     assert "run finished: nothing new" in again.stderr
+    # neither dbt nor the publication ran again
+    assert "dbt build       up to date" in again.stdout
+    assert "delta           up to date" in again.stdout
+    assert "dbt_up_to_date=true" in again.stderr and "delta_up_to_date=true" in again.stderr
+    assert {t: DeltaTable(Lake(lake_dir).default_delta_table(t)).version() for t in TABLES} == (
+        versions
+    )
 
 
 def test_json_logs_carry_the_run_id_counts_durations_and_watermarks(dicom_service, lake_dir):
