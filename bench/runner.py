@@ -105,17 +105,7 @@ def run(options: Options) -> dict[str, Any]:
         return stages[key]
 
     try:
-        stage(
-            "generate",
-            "generate",
-            lake=str(lake),
-            instances=options.instances,
-            seed=options.seed,
-            update_share=options.update_share,
-            delete_share=options.delete_share,
-            rows_per_file=options.rows_per_file,
-            workers=options.workers,
-        )
+        generate_feed(stage, "", lake, options.instances, options)
         stage("floor", "floor", lake=str(lake))
         reference = str(work / "reference.parquet")
         stage("reference", "reference", lake=str(lake), out=reference)
@@ -130,17 +120,7 @@ def run(options: Options) -> dict[str, Any]:
         stage("nothing_new_publish", "publish", lake=str(lake), adf_tables=options.adf_tables)
         if options.compare_base:
             small = work / "small-lake"
-            stage(
-                "small_generate",
-                "generate",
-                lake=str(small),
-                instances=options.compare_base,
-                seed=options.seed,
-                update_share=options.update_share,
-                delete_share=options.delete_share,
-                rows_per_file=options.rows_per_file,
-                workers=options.workers,
-            )
+            generate_feed(stage, "small_", small, options.compare_base, options)
             stage("small_full_build", "build", lake=str(small))
             stage("small_full_publish", "publish", lake=str(small), adf_tables=options.adf_tables)
             incremental_run(stage, "small_", small, options)
@@ -176,6 +156,21 @@ def run(options: Options) -> dict[str, Any]:
     print(table(results))
     print(f"written: {out}")
     return results
+
+
+def generate_feed(stage: Any, prefix: str, lake: Path, instances: int, options: Options) -> None:
+    """A generated base feed of `instances`, landed into `lake`."""
+    stage(
+        f"{prefix}generate",
+        "generate",
+        lake=str(lake),
+        instances=instances,
+        seed=options.seed,
+        update_share=options.update_share,
+        delete_share=options.delete_share,
+        rows_per_file=options.rows_per_file,
+        workers=options.workers,
+    )
 
 
 def incremental_run(stage: Any, prefix: str, lake: Path, options: Options) -> None:
