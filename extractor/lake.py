@@ -11,7 +11,6 @@
                                                               --engine spark: Spark writes them
   spark/                                                      --engine spark: Spark's warehouse
                                                               (the other tables), Derby metastore
-  .publish-*/                                                 scratch runs of a Delta creation
   .dicom-lake.lock                                            the run lock (job/)
   .dicom-lake-demo                                            marks a lake the demo made
 ```
@@ -19,12 +18,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 CHANGEFEED_FILE_PREFIX = "changefeed-"
-SCRATCH_PREFIX = ".publish-"
 
 
 @dataclass(frozen=True)
@@ -118,10 +115,6 @@ class Lake:
     @property
     def demo_marker(self) -> Path:
         return self.root / ".dicom-lake-demo"
-
-    def scratch_dirs(self) -> Iterator[Path]:
-        """Scratch folders of Delta creations, left behind only by a killed run."""
-        return self.root.glob(f"{SCRATCH_PREFIX}*")
 
 
 def unusable_lake_path(root: Path) -> str | None:

@@ -15,6 +15,7 @@ from typing import Any
 from deltalake import DeltaTable
 
 from extractor.delta.commits import upkeep_commit
+from extractor.delta.files import table_codec, writer_properties
 from extractor.delta.schema import ADF_TABLES, TABLES
 from extractor.delta.storage import storage_options_for
 from extractor.lake import delta_table_uri
@@ -67,7 +68,11 @@ def _maintain_table(
 ) -> MaintenanceReport:
     delta = DeltaTable(uri, storage_options=options)
     commit = upkeep_commit(table, delta)
-    metrics = delta.optimize.compact(target_size=target_file_size, commit_properties=commit)
+    metrics = delta.optimize.compact(
+        target_size=target_file_size,
+        writer_properties=writer_properties(table_codec(delta)),
+        commit_properties=commit,
+    )
     vacuum_options: dict[str, Any] = {
         "retention_hours": retention_hours,
         # The retention is ours to choose (tests use 0); the table default is one week.

@@ -15,7 +15,6 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-import shutil
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -41,8 +40,14 @@ from extractor.delta.changes import (
     unregister_leader,
 )
 from extractor.delta.commits import publication_commit, published_sequence, upkeep_commit
-from extractor.delta.create import DEFAULT_TARGET_FILE_SIZE, create_table
+from extractor.delta.create import create_table
 from extractor.delta.features import add_missing_features
+from extractor.delta.files import (
+    creation_codec,
+    default_target_file_size,
+    table_codec,
+    writer_properties,
+)
 from extractor.delta.schema import (
     ADF_TABLES,
     NATIVE_TABLES,
@@ -96,7 +101,6 @@ class _Settings:
     partition_by_partition_name: bool
     full_refresh: bool
     target_file_size: int
-    scratch_root: Path
 
 
 @dataclass(frozen=True)
@@ -130,7 +134,7 @@ def publish(
     partition_by_partition_name: bool = False,
     full_refresh: bool = False,
     tables: Iterable[str] = TABLES,
-    target_file_size: int = DEFAULT_TARGET_FILE_SIZE,
+    target_file_size: int | None = None,
     profile: DeltaProfile = DeltaProfile.standard,
     adf_tables: bool = False,
     force: bool = False,
@@ -138,8 +142,9 @@ def publish(
     """Publish the marts of `<lake>/warehouse.duckdb` to `<delta_uri>/<table>`.
 
     `watermark` is the point of the change feed the marts reflect (defaults to what has landed).
-    `partition_by_partition_name`, `target_file_size` (bytes) and `profile` (schema.py) apply
-    when a table is created; later runs keep its layout, and refuse another profile.
+    `partition_by_partition_name`, `target_file_size` (compressed bytes; by default the codec's,
+    files.py) and `profile` (schema.py) apply when a table is created; later runs keep its
+    layout, and refuse another profile.
     `full_refresh` re-merges every row (after a change of model logic that moved no sequence).
     `adf_tables` also publishes the ADF template's tables under `<delta_uri>/adf/`.
     A publication with the same marts, watermark, settings and table versions as the last
@@ -147,9 +152,6 @@ def publish(
     """
     lake = Lake(lake_dir)
     uri = resolve_delta_uri(lake.root, delta_uri)
-    # Scratch runs of a creation killed half-way (publications never overlap: the run lock)
-    for stale in lake.scratch_dirs():
-        shutil.rmtree(stale, ignore_errors=True)
     if watermark is None:
         watermark = LandingZone(lake).watermark()
         if watermark is None:
@@ -161,8 +163,8 @@ def publish(
         profile=DeltaProfile(profile),
         partition_by_partition_name=partition_by_partition_name,
         full_refresh=full_refresh,
-        target_file_size=target_file_size,
-        scratch_root=lake.root,
+        target_file_size=target_file_size
+        or default_target_file_size(creation_codec(DeltaProfile(profile))),
     )
     names = list(tables)
     published = [NATIVE_TABLES[name] for name in names]
@@ -276,7 +278,7 @@ def _publish_table(
             commit,
             partition_by_partition_name=settings.partition_by_partition_name,
             target_file_size=settings.target_file_size,
-            scratch_root=settings.scratch_root,
+            codec=creation_codec(settings.profile),
         )
         return TablePublication(table.name, uri, version, None, upserted=rows, created=True), None
 
@@ -330,6 +332,7 @@ def _publish_table(
                 source_alias="source",
                 target_alias="target",
                 merge_schema=bool(added),
+                writer_properties=writer_properties(table_codec(delta)),
                 commit_properties=commit,
             )
             .when_matched_delete(f"source.{DELETE_FLAG}")

@@ -15,6 +15,7 @@ from typing import Any
 
 import duckdb
 import pyarrow as pa
+import pyarrow.parquet as pq
 import pytest
 from deltalake import DeltaTable, write_deltalake
 from support.archive import (
@@ -29,12 +30,14 @@ from support.archive import (
     versions,
 )
 from support.lake_checks import delta_rows
+from support.readers import kernel_rows
 
 from extractor.delta import (
     APP_ID,
     META_SEQUENCE,
     META_TIMESTAMP,
     TABLES,
+    DeltaProfile,
     maintain,
     publish,
     resolve_delta_uri,
@@ -452,18 +455,6 @@ def test_a_lost_delta_table_is_recreated(archive: FakeArchive, delta_uri: str) -
     assert_published(archive, delta_uri)
 
 
-def test_scratch_runs_of_a_killed_creation_are_cleared(
-    archive: FakeArchive, delta_uri: str
-) -> None:
-    stale = archive.lake_dir / ".publish-killed"
-    stale.mkdir()
-    (stale / "run-00000000.parquet").write_bytes(b"PAR1")
-    publish(archive.lake_dir, delta_uri, watermark=archive.watermark)
-    assert not stale.exists()
-    assert list(archive.lake_dir.glob(".publish-*")) == []  # its own scratch is gone too
-    assert_published(archive, delta_uri)
-
-
 def test_watermark_defaults_to_what_has_landed(archive: FakeArchive, delta_uri: str) -> None:
     from extractor.landing import LandingZone
 
@@ -517,6 +508,41 @@ def test_maintain_compacts_and_vacuums(archive: FakeArchive, delta_uri: str) -> 
     maintain(delta_uri, retention_hours=0)
     assert_published(archive, delta_uri)
     assert not publish(archive.lake_dir, delta_uri, watermark=archive.watermark).committed
+
+
+def file_codecs(uri: str) -> set[str]:
+    """The codec of every column chunk of the table's current files, from their footers."""
+    return {
+        metadata.row_group(group).column(column).compression
+        for path in data_files(uri)
+        for metadata in [pq.ParquetFile(Path(uri, path)).metadata]
+        for group in range(metadata.num_row_groups)
+        for column in range(metadata.num_columns)
+    }
+
+
+@pytest.mark.parametrize(
+    ("profile", "codec"), [(DeltaProfile.standard, "ZSTD"), (DeltaProfile.fabric, "SNAPPY")]
+)
+def test_a_table_keeps_the_codec_it_was_created_with(
+    archive: FakeArchive, delta_uri: str, profile: DeltaProfile, codec: str
+) -> None:
+    publish(archive.lake_dir, delta_uri, watermark=archive.watermark, profile=profile)
+    created = {table: file_codecs(f"{delta_uri}/{table}") for table in TABLES}
+    archive.event("Deleted", "1.1", "1.1.1", "1.1.1.1")
+    for n in range(2):  # files for the compaction to fold together
+        archive.event("Created", "3.1", "3.1.1", f"3.1.1.{n}")
+        archive.build()
+        publish(archive.lake_dir, delta_uri, watermark=archive.watermark, profile=profile)
+    merged = {table: file_codecs(f"{delta_uri}/{table}") for table in TABLES}
+    maintain(delta_uri)
+
+    assert created == merged == {table: {codec} for table in TABLES}
+    assert {table: file_codecs(f"{delta_uri}/{table}") for table in TABLES} == merged
+    assert DeltaTable(f"{delta_uri}/instance").history(limit=1)[0]["operation"] == "OPTIMIZE"
+    for table in TABLES:  # read by delta-rs and by delta-kernel-rs alike
+        uri = f"{delta_uri}/{table}"
+        assert len(delta_rows(uri)) == len(kernel_rows(uri)) == len(archive.mart_rows(table))
 
 
 def test_local_paths_need_no_storage_options() -> None:
