@@ -29,6 +29,7 @@ import duckdb
 
 from extractor.build.freshness import forget, inputs_digest, is_up_to_date, record, warehouse_state
 from extractor.build.project import project_dir as bundled_project_dir
+from extractor.build.seeds import check_projected_tags
 from extractor.build.spark import spark_environment
 from extractor.build.warehouse import wait_for_warehouse
 from extractor.lake import Lake
@@ -251,8 +252,10 @@ def build(
     `force`, `full_refresh` and `select` always run.
 
     Raises EmptyLandingZoneError when no Parquet file has landed under
-    `<lake_dir>/landing/changefeed/`, SparkUnavailable when the Spark engine is asked for and is
-    not installed. Warnings (malformed values, quarantined metadata) do not make the build fail;
+    `<lake_dir>/landing/changefeed/`, SeedError (seeds.py) naming the rows of the projected
+    attributes' seed that cannot be projected, before dbt starts, SparkUnavailable when the
+    Spark engine is asked for and is not installed. Warnings (malformed values, quarantined
+    metadata) do not make the build fail;
     failed models and tests do, and are named in the result.
     """
     lake = Lake(Path(lake_dir).resolve())
@@ -262,6 +265,7 @@ def build(
             "run the extractor before building"
         )
     project = _project(project_dir)
+    check_projected_tags(project)
     inputs = inputs_digest(lake, project, _profile(project), engine.value)
     fresh = is_up_to_date(lake.build_stamp, inputs, warehouse_state(lake, engine.value))
     if fresh and not (force or full_refresh or select):

@@ -25,6 +25,7 @@ class ExitCode(IntEnum):
     LANDING_FAILURE = 8  # the landing zone cannot be written (disk full, permissions)
     LAKE_BUSY = 9  # another run holds the lake's lock
     WAREHOUSE_BUSY = 10  # another process (an analyst's session) holds warehouse.duckdb
+    CONFIGURATION = 11  # the dbt project's seeds cannot be used; no model was run
     NOTHING_NEW = 99  # not an error: nothing landed and nothing was published (Airflow: skipped)
 
 

@@ -19,6 +19,7 @@ from extractor.build import (
     BuildResult,
     EmptyLandingZoneError,
     Engine,
+    SeedError,
     SparkUnavailable,
     WarehouseBusy,
     build,
@@ -144,6 +145,8 @@ def build_step(
         raise JobFailure(ExitCode.BUILD_FAILURE, str(error)) from None
     except WarehouseBusy as error:
         raise JobFailure(ExitCode.WAREHOUSE_BUSY, str(error)) from None
+    except SeedError as error:
+        raise JobFailure(ExitCode.CONFIGURATION, str(error)) from None
     run.report.build = result
     if not result.success:
         raise JobFailure(ExitCode.BUILD_FAILURE, describe_build_failure(result))

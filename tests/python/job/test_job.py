@@ -22,6 +22,7 @@ from extractor.job.lock import run_lock
 from extractor.lake import Lake
 
 EXIT_NOTHING_NEW, EXIT_BUILD, EXIT_PUBLISH, EXIT_LANDING, EXIT_BUSY = 99, 6, 7, 8, 9
+EXIT_CONFIGURATION = 11
 
 
 def job(*args: str, preexec_fn=None, wrapper: tuple[str, ...] = ()) -> subprocess.CompletedProcess:
@@ -147,6 +148,21 @@ def test_a_failing_dbt_test_is_named_in_the_output(dicom_service, lake_dir, tmp_
     assert not Path(
         Lake(lake_dir).default_delta_uri
     ).exists()  # nothing published from a failed build
+
+
+def test_a_seed_row_that_cannot_be_projected_is_a_configuration_error(
+    dicom_service, lake_dir, tmp_path
+) -> None:
+    stow(dicom_service.url, [make_instance()])
+    project = copy_project(tmp_path)
+    with (project / "seeds" / "dicom_tags.csv").open("a") as seed:
+        seed.write("00081110,ReferencedStudySequence,study,referenced_study_sequence,\n")
+    result = run(dicom_service.url, lake_dir, "--dbt-project", str(project))
+    assert result.returncode == EXIT_CONFIGURATION, result.stderr
+    assert "seeds/dicom_tags.csv line " in result.stderr
+    assert "column tag: 00081110 (ReferencedStudySequence) has VR SQ, a sequence" in result.stderr
+    assert not Lake(lake_dir).warehouse.exists()  # stopped before dbt
+    assert list(Lake(lake_dir).changefeed.glob("*.parquet"))  # what was extracted stays landed
 
 
 def test_a_publication_failure_has_its_own_exit_code(dicom_service, lake_dir, tmp_path) -> None:

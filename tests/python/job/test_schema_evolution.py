@@ -11,7 +11,6 @@ level; AS and SV, with a single unseeded attribute each in the dictionary, appea
 from __future__ import annotations
 
 import csv
-import re
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +21,7 @@ from support.lake_checks import copy_project, delta_rows
 from support.readers import kernel_rows
 
 from extractor.build import project_dir
+from extractor.build.seeds import snake_case
 from extractor.delta import TABLES, DeltaProfile, publish
 from extractor.lake import Lake
 
@@ -59,12 +59,6 @@ VALUES: dict[str, Any] = {
 _GROUPS_LEFT_OUT = ("0000", "0002", "0004", "0028", "7FE0", "FFFA", "FFFC", "FFFE")
 STUDY, SERIES = "1.2.826.0.1.3680043.8.498.500", "1.2.826.0.1.3680043.8.498.500.1"
 NEW = f"{SERIES}.9"
-
-
-def snake_case(keyword: str) -> str:
-    """The seed's column name for a keyword, as dicom_keyword_to_snake_case makes it."""
-    spaced = re.sub(r"([A-Z]+)([A-Z][a-z])", r"\1_\2", keyword)
-    return re.sub(r"([a-z0-9])([A-Z])", r"\1_\2", spaced).lower()
 
 
 def new_attributes() -> list[dict[str, str]]:

@@ -28,7 +28,14 @@ from support.feed_events import (
 )
 from support.lake_checks import copy_project
 
-from extractor.build import BuildResult, EmptyLandingZoneError, build, project_dir
+from extractor.build import (
+    BuildResult,
+    EmptyLandingZoneError,
+    SeedError,
+    build,
+    project_dir,
+    run_dbt,
+)
 from extractor.lake import Lake
 from extractor.landing import LandingZone
 
@@ -362,22 +369,28 @@ def test_tag_keys_written_in_lower_case_are_read(tmp_path: Path) -> None:
     assert read(lake, "select count(*) from dicom_value_errors") == [(0,)]
 
 
-def test_a_bad_seed_row_fails_the_build(tmp_path: Path) -> None:
+def test_a_bad_seed_row_stops_the_build_before_dbt_runs(tmp_path: Path) -> None:
     project = copy_project(tmp_path)
     with (project / "seeds" / "dicom_tags.csv").open("a") as seed:
         seed.write("00181020,SoftwareVersions,series,softwareversions,\n")
+    lines = len((project / "seeds" / "dicom_tags.csv").read_text().splitlines())
     lake = tmp_path / "lake"
     LandingZone(lake).land([event(1, "Create", "a", metadata("a"))])
-    result = build(lake, project_dir=project)
-    assert not result.success
-    node = "test.dicom_lake.assert_dicom_tags_seed_is_valid"
-    assert node in result.failed
-    # The row and the reason, not only dbt's count of failing rows.
-    assert (
-        "tag=00181020, keyword=SoftwareVersions, column_name=softwareversions"
-        in (result.messages[node])
+
+    with pytest.raises(SeedError) as raised:
+        build(lake, project_dir=project)
+
+    assert str(raised.value.problems[0]) == (
+        f"seeds/dicom_tags.csv line {lines}, column column_name: 'softwareversions' is not the"
+        " snake_case of the keyword: software_versions"
     )
-    assert "problem=column_name is not the snake_case of the keyword" in result.messages[node]
+    assert not Lake(lake).warehouse.exists()  # no model ran, nor dbt at all
+
+    # dbt run by hand has the same guard: the singular test, its failing rows named
+    outcome = run_dbt(lake, ["build"], project_dir=project)
+    node = "test.dicom_lake.assert_dicom_tags_seed_is_valid"
+    failed = {r.node.unique_id: r.message for r in outcome.result if r.status == "fail"}
+    assert node in failed
 
 
 def test_empty_landing_zone_is_an_error(tmp_path: Path) -> None:
