@@ -1,8 +1,11 @@
 {#-
-    The projected attributes, read from the `dicom_tags` seed joined to the `dicom_dictionary`
-    seed (for VR and VM) while the calling model runs. Adding a seed row adds a column on the
-    next build. Returns a list of dicts: tag, keyword, level, column_name, vr, vm, name,
-    pn_extra_components (list of 'ideographic' / 'phonetic').
+    The projected attributes, read from the `dicom_tags` seed with their VR and VM (from the
+    `dicom_dictionary` seed, or the seed's own `vr` and `vm` for a private attribute) while the
+    calling model runs. Adding a seed row adds a column on the next build. Returns a list of
+    dicts: tag (the seed's, a path joined by '>' through sequences, `ggggxxee` for a private
+    attribute), steps (its tags), items ('first' or 'all': which items of each sequence),
+    private_creator (or none), keyword, level, column_name, vr, vm, name, pn_extra_components
+    (list of 'ideographic' / 'phonetic').
     Models calling this get their dependency on both seeds from the ref() calls below. Under the
     `lint` target (sqlfluff, no warehouse) it reads the seed CSV files (run from the repo root).
 -#}
@@ -12,41 +15,59 @@
     {%- if not execute -%}
         {{ return([]) }}
     {%- endif -%}
+    {%- set optional = ['items', 'private_creator', 'vr', 'vm'] -%}
     {%- if target.name == 'lint' -%}
         {#- sqlfluff compiles without a warehouse: read the seed files themselves -#}
         {%- set tags_relation = "read_csv('seeds/dicom_tags.csv', all_varchar = true)" -%}
         {%- set dictionary_relation = "read_csv('seeds/dicom_dictionary.csv', all_varchar = true)" -%}
+        {%- set present = optional -%}
     {%- elif load_relation(tags_relation) is none or load_relation(dictionary_relation) is none -%}
         {{ exceptions.raise_compiler_error(
             "the seeds dicom_tags and dicom_dictionary are not loaded: run `dbt seed` "
             ~ "(or `dbt build`, which seeds first)"
         ) }}
+    {%- else -%}
+        {#- a seed written before paths and private attributes has none of the optional columns -#}
+        {%- set present = adapter.get_columns_in_relation(tags_relation) | map(attribute='name')
+            | map('lower') | list -%}
     {%- endif -%}
     {%- set query -%}
         select
-            upper(tags.tag) as tag,
-            tags.keyword,
-            lower(tags.level) as level,
-            tags.column_name,
-            dictionary.vr,
-            dictionary.vm,
-            dictionary.name,
-            coalesce(tags.pn_extra_components, '') as pn_extra_components
+            tag,
+            keyword,
+            level,
+            column_name,
+            pn_extra_components
+            {%- for column in optional %},
+            {% if column in present %}tags.{{ column }}{% else %}cast(null as string){% endif %} as {{ column }}
+            {%- endfor %}
         from {{ tags_relation }} as tags
-        left join {{ dictionary_relation }} as dictionary
-            on upper(tags.tag) = dictionary.tag
-        order by
-            case lower(tags.level)
-                when 'patient' then 1
-                when 'study' then 2
-                when 'series' then 3
-                else 4
-            end,
-            upper(tags.tag)
     {%- endset -%}
+    {%- set rows = run_query(query).rows -%}
+    {%- set leaves = [] -%}
+    {%- for row in rows -%}
+        {%- do leaves.append((row['tag'] | upper).split('>')[-1] | trim) -%}
+    {%- endfor -%}
+    {%- set dictionary = {} -%}
+    {%- if leaves -%}
+        {%- set lookup -%}
+            select tag, vr, vm, name from {{ dictionary_relation }} as dictionary
+            where tag in ('{{ leaves | join("', '") }}')
+        {%- endset -%}
+        {%- for entry in run_query(lookup).rows -%}
+            {%- do dictionary.update({entry['tag']: entry}) -%}
+        {%- endfor -%}
+    {%- endif -%}
+    {%- set order = {'patient': 1, 'study': 2, 'series': 3} -%}
     {%- set result = [] -%}
-    {%- for row in run_query(query).rows -%}
-        {%- if levels is none or row['level'] in levels -%}
+    {%- for row in rows | sort(attribute='tag') -%}
+        {%- set level = (row['level'] or '') | trim | lower -%}
+        {%- if levels is none or level in levels -%}
+            {%- set steps = [] -%}
+            {%- for step in (row['tag'] | upper).split('>') -%}
+                {%- do steps.append(step | trim | replace('XX', 'xx')) -%}
+            {%- endfor -%}
+            {%- set entry = dictionary.get(steps[-1], {}) -%}
             {%- set extras = [] -%}
             {%- for part in (row['pn_extra_components'] or '').split(';') -%}
                 {%- if part | trim | lower in ['ideographic', 'phonetic'] -%}
@@ -54,18 +75,22 @@
                 {%- endif -%}
             {%- endfor -%}
             {%- do result.append({
-                'tag': row['tag'],
-                'keyword': row['keyword'],
-                'level': row['level'],
-                'column_name': row['column_name'],
-                'vr': row['vr'] or 'UN',
-                'vm': row['vm'] or '1',
-                'name': row['name'],
+                'tag': steps | join('>'),
+                'steps': steps,
+                'items': 'all' if (row['items'] or '') | trim | lower == 'all' else 'first',
+                'private_creator': row['private_creator'] if 'xx' in steps[-1] else none,
+                'keyword': (row['keyword'] or '').split('>') | map('trim') | join('>'),
+                'level': level,
+                'column_name': row['column_name'] | trim,
+                'vr': (row['vr'] or entry.get('vr') or 'UN') | trim | upper,
+                'vm': (row['vm'] or entry.get('vm') or '1') | trim,
+                'name': entry.get('name') or row['keyword'],
                 'pn_extra_components': extras,
+                'order': order.get(level, 4),
             }) -%}
         {%- endif -%}
     {%- endfor -%}
-    {{ return(result) }}
+    {{ return(result | sort(attribute='order')) }}
 {% endmacro %}
 
 {#-
@@ -82,19 +107,37 @@
         {%- set declared = relation_alias ~ '.' ~ adapter.quote(dicom_declared_vr_column(tag)) -%}
         {%- do columns.append({
             'name': tag['column_name'],
-            'expression': dicom_value(raw, tag['vr'], tag['vm'], 'Alphabetic', declared),
+            'expression': dicom_tag_value(tag, raw, declared, 'Alphabetic'),
             'tag': tag,
         }) -%}
         {%- for component in tag['pn_extra_components'] if dicom_vr_family(tag['vr']) == 'person_name' -%}
             {%- do columns.append({
                 'name': tag['column_name'] ~ '_' ~ component,
-                'expression': dicom_value(raw, tag['vr'], tag['vm'], component | capitalize, declared),
+                'expression': dicom_tag_value(tag, raw, declared, component | capitalize),
                 'tag': tag,
             }) -%}
         {%- endfor -%}
     {%- endfor -%}
     {{ return(columns) }}
 {% endmacro %}
+
+{#-
+    A projected tag's typed value from its int_instance_tag_values columns (`raw`, `declared`):
+    dicom_value, or for a tag taking every item of its sequences, the list of each item's value,
+    each typed by the VR its item declares.
+-#}
+{% macro dicom_tag_value(tag, raw, declared, component) -%}
+    {%- if tag['items'] == 'all' -%}
+        {{ list_map(
+            json_items_leaves(raw, tag['steps'][1:]), 'leaf',
+            dicom_value(
+                json_get('leaf', 'Value'), tag['vr'], tag['vm'], component, json_text(json_get('leaf', 'vr'))
+            )
+        ) }}
+    {%- else -%}
+        {{ dicom_value(raw, tag['vr'], tag['vm'], component, declared) }}
+    {%- endif -%}
+{%- endmacro %}
 
 {#-
     The instance key attributes, checked against the feed entry whatever the seed holds:
@@ -110,6 +153,7 @@
         {%- do keys.append({
             'tag': tag, 'keyword': keyword, 'level': 'instance', 'column_name': column,
             'vr': 'UI', 'vm': '1', 'name': keyword, 'pn_extra_components': [],
+            'steps': [tag], 'items': 'first', 'private_creator': none,
         }) -%}
     {%- endfor -%}
     {{ return(keys) }}

@@ -104,15 +104,37 @@
 {#-
     The columns of a dicom_value_errors row that say where the value is: the instance key, the
     tag (tag, keyword, column_name, dictionary vr), the declared VR and the raw Value array as
-    text, read from the int_instance_tag_values columns of `relation_alias`.
+    text, read from the int_instance_tag_values columns of `relation_alias` (the declared VR
+    and the Value array from `declared_vr` and `value_array` when given: the failing item's,
+    for a tag taking every item).
 -#}
-{% macro dicom_value_error_subject(tag, relation_alias) -%}
+{% macro dicom_value_error_subject(tag, relation_alias, declared_vr=none, value_array=none) -%}
     {%- set prefix = relation_alias ~ '.' -%}
     {{ instance_key(relation_alias) }},
     '{{ tag["tag"] }}' as tag,
     '{{ tag["keyword"] }}' as keyword,
     '{{ tag["column_name"] }}' as column_name,
     '{{ tag["vr"] }}' as vr,
-    {{ prefix ~ adapter.quote(dicom_declared_vr_column(tag)) }} as declared_vr,
-    {{ json_render(prefix ~ adapter.quote(dicom_raw_column(tag))) }} as raw_value
+    {{ declared_vr or prefix ~ adapter.quote(dicom_declared_vr_column(tag)) }} as declared_vr,
+    {{ json_render(value_array or prefix ~ adapter.quote(dicom_raw_column(tag))) }} as raw_value
 {%- endmacro %}
+
+{#-
+    For a tag taking every item of its sequences (raw = its first sequence's items): how many
+    values of all the items cannot be typed (`count`), and the first item's attribute object
+    holding one (`failing_item`), each item typed by the VR it declares.
+-#}
+{% macro dicom_items_value_errors(tag, raw) %}
+    {%- set leaves = json_items_leaves(raw, tag['steps'][1:]) -%}
+    {%- set value = json_get('leaf', 'Value') -%}
+    {%- set declared = json_text(json_get('leaf', 'vr')) -%}
+    {{ return({
+        'count': list_total(list_map(
+            leaves, 'leaf', dicom_value_error_count(value, tag['vr'], tag['vm'], declared)
+        )),
+        'failing_item': list_element(list_where(
+            leaves, 'leaf',
+            dicom_value_error_type(value, tag['vr'], tag['vm'], declared) ~ ' is not null'
+        ), 1),
+    }) }}
+{% endmacro %}

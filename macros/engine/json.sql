@@ -263,3 +263,96 @@
 {% macro spark__json_render(value) -%}
     to_json({{ value }})
 {%- endmacro %}
+
+{#- The fragment under one key of a JSON object fragment (null when absent). -#}
+{% macro json_get(json_fragment, key) %}
+    {{ return(adapter.dispatch('json_get', 'dicom_lake')(json_fragment, key)) }}
+{% endmacro %}
+
+{% macro default__json_get(json_fragment, key) -%}
+    ({{ json_fragment }} -> '$."{{ key }}"')
+{%- endmacro %}
+
+{% macro spark__json_get(json_fragment, key) -%}
+    try_variant_get({{ json_fragment }}, '$["{{ key }}"]', 'variant')
+{%- endmacro %}
+
+{#-
+    Through every item of a DICOM JSON sequence: `items` is a Value array of items (objects),
+    `keys` the keys after it, every one but the last a sequence whose items are walked too.
+    Returns the list of the last key's fragments, in document order (items without it give
+    nothing). DuckDB reads the fragment once with a wildcard path.
+-#}
+{% macro json_items_leaves(items, keys) %}
+    {{ return(adapter.dispatch('json_items_leaves', 'dicom_lake')(items, keys)) }}
+{% endmacro %}
+
+{% macro default__json_items_leaves(items, keys) -%}
+    json_extract({{ items }}, '$[*]{% for key in keys %}."{{ key }}"{{ ".Value[*]" if not loop.last }}{% endfor %}')
+{%- endmacro %}
+
+{% macro spark__json_items_leaves(items, keys) -%}
+    {%- set level = namespace(items="try_variant_get(" ~ items ~ ", '$', 'array<variant>')") -%}
+    {%- for key in keys[:-1] -%}
+        {%- set level.items = "flatten(" ~ list_map(
+            level.items,
+            'i' ~ loop.index,
+            "coalesce(try_variant_get(i" ~ loop.index ~ ", '$[\"" ~ key
+            ~ "\"].Value', 'array<variant>'), cast(array() as array<variant>))"
+        ) ~ ")" -%}
+    {%- endfor -%}
+    filter(
+        {{ list_map(level.items, 'leaf_item', "try_variant_get(leaf_item, '$[\"" ~ keys[-1] ~ "\"]', 'variant')") }},
+        leaf -> leaf is not null
+    )
+{%- endmacro %}
+
+{#-
+    A DICOM JSON document with the keys of one private block renamed to `<group>xx<element>#<index>`,
+    so one fixed path reads a private attribute wherever its block lies. The block is the one
+    whose private creator element (<group>0010 to <group>00FF) holds `creator` (DICOM pads it
+    with trailing spaces); the first such element in the text wins. A text scan, not a second
+    parse: the document is still parsed once, by the call that reads it.
+-#}
+{% macro json_private_block_renamed(json_text, group, creator, index) %}
+    {{ return(adapter.dispatch('json_private_block_renamed', 'dicom_lake')(json_text, group, creator, index)) }}
+{% endmacro %}
+
+{#- The regular expression of a group's keys, any case: 7FD1 -> 7[Ff][Dd]1. -#}
+{% macro json_private_group_pattern(group) -%}
+    {%- for character in group | upper -%}
+        {%- if character in 'ABCDEF' -%}[{{ character }}{{ character | lower }}]{%- else -%}{{ character }}{%- endif -%}
+    {%- endfor -%}
+{%- endmacro %}
+
+{#- The regular expression finding a creator's block number (group 1) in a document's text. -#}
+{% macro json_private_creator_pattern(group, creator) -%}
+    {%- set escaped = namespace(text='') -%}
+    {%- for character in creator | trim -%}
+        {%- set escaped.text = escaped.text ~ ('\\' if character in '\\.^$|?*+()[]{}' else '') ~ character -%}
+    {%- endfor -%}
+    "{{ json_private_group_pattern(group) }}00([1-9A-Fa-f][0-9A-Fa-f])"\s*:\s*\{[^{}]*"Value"\s*:\s*\[\s*"{{ escaped.text }} *"
+{%- endmacro %}
+
+{% macro default__json_private_block_renamed(json_text, group, creator, index) -%}
+    {%- set block = "regexp_extract(" ~ json_text ~ ", '"
+        ~ json_private_creator_pattern(group, creator) | replace("'", "''") ~ "', 1)" -%}
+    regexp_replace(
+        {{ json_text }},
+        '"{{ json_private_group_pattern(group) }}' || {{ block }} || '([0-9A-Fa-f]{2})"(\s*:)',
+        '"{{ group | upper }}xx\1#{{ index }}"\2',
+        'g'
+    )
+{%- endmacro %}
+
+{#- Spark SQL strings take a backslash written twice, and a replacement names a group $1. -#}
+{% macro spark__json_private_block_renamed(json_text, group, creator, index) -%}
+    {%- set block = "regexp_extract(" ~ json_text ~ ", '"
+        ~ json_private_creator_pattern(group, creator) | replace('\\', '\\\\') | replace("'", "\\'")
+        ~ "', 1)" -%}
+    regexp_replace(
+        {{ json_text }},
+        '"{{ json_private_group_pattern(group) }}' || {{ block }} || '([0-9A-Fa-f]{2})"(\\s*:)',
+        '"{{ group | upper }}xx$1#{{ index }}"$2'
+    )
+{%- endmacro %}

@@ -42,6 +42,32 @@
     coalesce(array_size(filter({{ list_expr }}, {{ variable }} -> {{ condition }})), 0)
 {%- endmacro %}
 
+{#- The elements of a list for which `condition` (an expression in `variable`) holds. -#}
+{% macro list_where(list_expr, variable, condition) %}
+    {{ return(adapter.dispatch('list_where', 'dicom_lake')(list_expr, variable, condition)) }}
+{% endmacro %}
+
+{% macro default__list_where(list_expr, variable, condition) -%}
+    list_filter({{ list_expr }}, lambda {{ variable }}: {{ condition }})
+{%- endmacro %}
+
+{% macro spark__list_where(list_expr, variable, condition) -%}
+    filter({{ list_expr }}, {{ variable }} -> {{ condition }})
+{%- endmacro %}
+
+{#- The sum of a list of integers, 0 for an empty list. -#}
+{% macro list_total(list_expr) %}
+    {{ return(adapter.dispatch('list_total', 'dicom_lake')(list_expr)) }}
+{% endmacro %}
+
+{% macro default__list_total(list_expr) -%}
+    coalesce(list_sum({{ list_expr }}), 0)
+{%- endmacro %}
+
+{% macro spark__list_total(list_expr) -%}
+    aggregate({{ list_expr }}, cast(0 as bigint), (total, x) -> total + x)
+{%- endmacro %}
+
 {#- The first `count` elements of a list. -#}
 {% macro list_head(list_expr, count) %}
     {{ return(adapter.dispatch('list_head', 'dicom_lake')(list_expr, count)) }}

@@ -25,16 +25,40 @@ tag_values as (
 
 {% for tag in tags %}
 {%- set raw = 'tag_values.' ~ adapter.quote(dicom_raw_column(tag)) %}
+{%- if tag['items'] == 'all' %}
+{%- set checks = dicom_items_value_errors(tag, raw) %}
+{{ dicom_raw_column(tag) }}_items as (
+
+    -- each item declares its own VR: the values of all items count, the first failing item
+    -- is the one the reason describes
+    select
+        tag_values.*,
+        {{ checks['count'] }} as malformed_value_count,
+        {{ checks['failing_item'] }} as failing_item
+    from tag_values
+    where {{ raw }} is not null
+
+),
+
+{%- set source = dicom_raw_column(tag) ~ '_items' %}
+{%- set value_array = json_get('failing_item', 'Value') %}
+{%- set declared = json_text(json_get('failing_item', 'vr')) %}
+{%- set count = 'malformed_value_count' %}
+{%- else %}
+{%- set source = 'tag_values' %}
+{%- set value_array = raw %}
 {%- set declared = 'tag_values.' ~ adapter.quote(dicom_declared_vr_column(tag)) %}
+{%- set count = dicom_value_error_count(raw, tag['vr'], tag['vm'], declared) %}
+{%- endif %}
 {{ dicom_raw_column(tag) }}_checked as (
 
     select
-        {{ dicom_value_error_subject(tag, 'tag_values') }},
-        {{ dicom_value_error_count(raw, tag['vr'], tag['vm'], declared) }} as malformed_value_count,
-        {{ dicom_value_error_type(raw, tag['vr'], tag['vm'], declared) }} as error_type,
-        {{ raw }} as value_array
-    from tag_values
-    where {{ raw }} is not null
+        {{ dicom_value_error_subject(tag, source, declared, value_array) }},
+        {{ count }} as malformed_value_count,
+        {{ dicom_value_error_type(value_array, tag['vr'], tag['vm'], declared) }} as error_type,
+        {{ value_array }} as value_array
+    from {{ source }}
+    where {{ source }}.{{ adapter.quote(dicom_raw_column(tag)) }} is not null
 
 ),
 

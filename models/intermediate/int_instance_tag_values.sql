@@ -1,10 +1,16 @@
 -- The raw JSON Value array and the declared VR of every projected tag (dicom_tags seed, plus the
 -- key UIDs) of every existing instance, pulled out of its metadata with ONE json_extract call per
--- row (one parse per document): the Value paths, then the VR paths, in one list, then those of
--- the lower-case spelling of tags with a letter (read when the upper-case one is absent).
+-- row (one parse per document): each tag's Value and VR paths, through the first item of each
+-- sequence on its way, in every spelling (dicom_extraction_plan). A tag taking every item keeps
+-- its first sequence's items, walked when typed. A private block is renamed by a text scan first.
 -- Incremental: a build parses the instances whose current state changed since its last build.
 
 {%- set tags = dicom_extracted_tags() %}
+{%- set plan = dicom_extraction_plan(tags) %}
+{%- set document = namespace(text='documents.metadata') %}
+{%- for group, creator in dicom_private_blocks(tags) %}
+    {%- set document.text = json_private_block_renamed(document.text, group, creator, loop.index0) %}
+{%- endfor %}
 
 {{
     config(
@@ -38,7 +44,7 @@ extracted as (
         changed_instances.metadata_sequence,
         changed_instances.metadata_extracted_at,
         changed_instances.load_id,
-        {{ json_extract_paths('documents.metadata', dicom_value_and_vr_paths(tags)) }} as tag_values
+        {{ json_extract_paths(document.text, plan['paths']) }} as tag_values
     from changed_instances
     inner join documents on changed_instances.metadata_sequence = documents.sequence
 
@@ -48,9 +54,9 @@ final as (
 
     select
         {%- for tag in tags %}
-        {{ dicom_extracted('tag_values', tags, loop.index, 'value') }}
+        {{ dicom_extracted('tag_values', plan, loop.index, 'value') }}
             as {{ adapter.quote(dicom_raw_column(tag)) }},
-        {{ json_text(dicom_extracted('tag_values', tags, loop.index, 'vr')) }}
+        {{ dicom_extracted('tag_values', plan, loop.index, 'vr') }}
             as {{ adapter.quote(dicom_declared_vr_column(tag)) }},
         {%- endfor %}
         partition_name,

@@ -74,7 +74,7 @@ def test_a_changed_model_is_built(lake: Path, tmp_path: Path) -> None:
     model.write_text(model.read_text() + "\n-- an analyst's edit\n")
     assert not build(lake, project_dir=project).up_to_date
     with (project / "seeds" / "dicom_tags.csv").open("a") as seed:
-        seed.write("00181020,SoftwareVersions,series,software_versions,\n")
+        seed.write("00181020,SoftwareVersions,series,software_versions,,,,,\n")
     assert not build(lake, project_dir=project).up_to_date
     assert "software_versions" in {
         name for (name,) in read(lake, "select column_name from information_schema.columns")

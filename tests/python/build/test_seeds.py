@@ -53,13 +53,14 @@ def test_each_bad_row_is_named_with_its_column_and_reason(tmp_path: Path) -> Non
 
     assert problems(project) == [
         "seeds/dicom_tags.csv line 2, column tag: 00080060 is listed on line(s) 12 too",
-        "seeds/dicom_tags.csv line 3, column tag: '0008' is not 8 hex digits (group then"
-        " element: 00080060)",
+        "seeds/dicom_tags.csv line 3, column tag: '0008' is not a tag: 8 hex digits (00080060),"
+        " a path of tags joined by '>' (00082218>00080104) or a private attribute (0019xx0A)",
         "seeds/dicom_tags.csv line 4, column tag: 00091001 is a private attribute (odd group"
-        " 0009): private attributes are not in dicom_dictionary and cannot be projected as"
-        " columns",
+        " 0009): name it by its block's private creator, as 0009xx01 with the creator in"
+        " private_creator and its VR in vr, at the top level of the document",
         "seeds/dicom_tags.csv line 5, column tag: 00081110 (ReferencedStudySequence) has VR SQ,"
-        " a sequence: it has no value a column can hold",
+        " a sequence: it has no value a column can hold (name an attribute inside its items"
+        " with a path: A>B)",
         "seeds/dicom_tags.csv line 6, column tag: 7FE00010 (PixelData) has VR OB or OW, bulk"
         " data: it has no value a column can hold",
         "seeds/dicom_tags.csv line 7, column keyword: 'PatientsName' is not 00100010's keyword:"
@@ -73,8 +74,9 @@ def test_each_bad_row_is_named_with_its_column_and_reason(tmp_path: Path) -> Non
         "seeds/dicom_tags.csv line 11, column pn_extra_components: phonetik: the components"
         " are ideographic and phonetic, separated by ';'",
         "seeds/dicom_tags.csv line 12, column tag: 00080060 is listed on line(s) 2 too",
-        "seeds/dicom_tags.csv line 13, column tag: 'ZZZZ0000' is not 8 hex digits (group then"
-        " element: 00080060)",
+        "seeds/dicom_tags.csv line 13, column tag: 'ZZZZ0000' is not a tag: 8 hex digits"
+        " (00080060), a path of tags joined by '>' (00082218>00080104) or a private attribute"
+        " (0019xx0A)",
     ]
 
 
@@ -98,3 +100,88 @@ def test_a_header_without_a_column_is_named(tmp_path: Path) -> None:
 )
 def test_snake_case_is_the_models(keyword: str, column: str) -> None:
     assert snake_case(keyword) == column
+
+
+FULL_HEADER = "tag,keyword,level,column_name,pn_extra_components,items,private_creator,vr,vm\n"
+
+
+def test_paths_and_private_attributes_are_accepted(tmp_path: Path) -> None:
+    rows = (
+        "00082218>00080104,AnatomicRegionSequence>CodeMeaning,series,anatomic_region,,,,,\n"
+        "00082218 > 00080100,AnatomicRegionSequence > CodeValue,series,anatomic_codes,,all,,,\n"
+        "52009229>00289110>00280030,SharedFunctionalGroupsSequence>PixelMeasuresSequence>"
+        "PixelSpacing,instance,shared_pixel_spacing,,,,,\n"
+        "0019xx0A,NumberOfSlices,instance,siemens_slices,,,SIEMENS MR HEADER,US,\n"
+        "0029XX10,CsaSeries,series,csa_series,,,SIEMENS CSA HEADER,LO,1-n\n"
+        "0029xx10,CsaOther,series,csa_other,,,OTHER CREATOR,LO,\n"  # another creator's block
+        "00100010,PatientName,patient,patient_name,phonetic,,,,\n"
+    )
+    check_projected_tags(project_with_seed(tmp_path, rows, FULL_HEADER))
+
+
+def test_each_bad_path_or_private_row_is_named(tmp_path: Path) -> None:
+    rows = (
+        "00080060>00080104,Modality>CodeMeaning,series,modality_meaning,,,,,\n"
+        "00082218>00080104,AnatomicRegionSequence>CodeValue,series,anatomic_region,,,,,\n"
+        "00082218>00081110,AnatomicRegionSequence>ReferencedStudySequence,series,refs,,,,,\n"
+        "00082218>00080104,AnatomicRegionSequence>CodeMeaning,series,Anatomic Region,,,,,\n"
+        "00082218>00080104,AnatomicRegionSequence>CodeMeaning,series,region,,every,,,\n"
+        "00080060,Modality,series,modality,,all,,,\n"
+        "00080070,Manufacturer,series,manufacturer,,,ACME,,\n"
+        "0019xx0A,NumberOfSlices,instance,slices,,,,US,\n"
+        "0019xx0A,Number of slices,instance,slices,,,SIEMENS MR HEADER,US,\n"
+        "0019xx0A,NumberOfSlices,instance,slices,,,SIEMENS MR HEADER,SQ,\n"
+        "0019xx0A,NumberOfSlices,instance,slices,,,SIEMENS MR HEADER,US,many\n"
+        "0019xx0B,SliceCount,instance,slice_count,,,SIEMENS MR HEADER,US,\n"
+        "0019xx0B,SliceTotal,instance,slice_count,,,SIEMENS MR HEADER,US,\n"
+    )
+    project = project_with_seed(tmp_path, rows, FULL_HEADER)
+
+    assert problems(project) == [
+        "seeds/dicom_tags.csv line 2, column tag: 00080060 (Modality) has VR CS, not SQ: only"
+        " the last tag of a path is an attribute, the others are sequences",
+        "seeds/dicom_tags.csv line 3, column keyword: 'AnatomicRegionSequence>CodeValue' is not"
+        " 00082218>00080104's keyword: AnatomicRegionSequence>CodeMeaning",
+        "seeds/dicom_tags.csv line 4, column tag: 00081110 (ReferencedStudySequence) has VR SQ,"
+        " a sequence: it has no value a column can hold (name an attribute inside its items"
+        " with a path: A>B)",
+        "seeds/dicom_tags.csv line 5, column column_name: 'Anatomic Region' is not a column"
+        " name: lower-case letters, digits and _, a letter first",
+        "seeds/dicom_tags.csv line 6, column items: 'every' is not one of first, all (first by"
+        " default)",
+        "seeds/dicom_tags.csv line 7, column items: items is for a path through sequences (A>B):"
+        " leave it empty",
+        "seeds/dicom_tags.csv line 8, column private_creator: private_creator is for a private"
+        " attribute (0019xx0A) only: 00080070 is typed by the dictionary",
+        "seeds/dicom_tags.csv line 9, column private_creator: 0019xx0A is a private attribute:"
+        " private_creator must name its block's creator",
+        "seeds/dicom_tags.csv line 10, column keyword: 'Number of slices' is not a name for a"
+        " private attribute: letters and digits, a letter first",
+        "seeds/dicom_tags.csv line 11, column vr: 'SQ' is not a VR a column can hold: a private"
+        " attribute needs one of AE, AS, CS, DA, DS, DT, FD, FL, IS, LO, LT, PN, SH, SL, SS, ST,"
+        " SV, TM, UC, UI, UL, UR, US, UT, UV",
+        "seeds/dicom_tags.csv line 12, column vm: 'many' is not a value multiplicity (1, 2, 1-n;"
+        " 1 when empty)",
+        "seeds/dicom_tags.csv line 13, column tag: 0019xx0B (SIEMENS MR HEADER) is listed on"
+        " line(s) 14 too",
+        "seeds/dicom_tags.csv line 14, column tag: 0019xx0B (SIEMENS MR HEADER) is listed on"
+        " line(s) 13 too",
+    ]
+
+
+def test_a_row_with_too_few_or_too_many_fields_is_named(tmp_path: Path) -> None:
+    rows = (
+        "00080060,Modality,series,modality,\n"  # the five columns of a seed before paths
+        "00080070,Manufacturer,series,manufacturer,,,,,\n"
+        "00080080,InstitutionName,series,institution_name,,,,,,,\n"
+    )
+    assert problems(project_with_seed(tmp_path, rows, FULL_HEADER)) == [
+        "seeds/dicom_tags.csv line 2, column (all): 5 fields where the header has 9: write a"
+        " comma for each empty column",
+        "seeds/dicom_tags.csv line 4, column (all): 11 fields where the header has 9: write a"
+        " comma for each empty column",
+    ]
+
+
+def test_a_seed_without_the_optional_columns_is_valid(tmp_path: Path) -> None:
+    check_projected_tags(project_with_seed(tmp_path, "00080060,Modality,series,modality,\n"))

@@ -156,7 +156,7 @@ def test_a_seed_row_that_cannot_be_projected_is_a_configuration_error(
     stow(dicom_service.url, [make_instance()])
     project = copy_project(tmp_path)
     with (project / "seeds" / "dicom_tags.csv").open("a") as seed:
-        seed.write("00081110,ReferencedStudySequence,study,referenced_study_sequence,\n")
+        seed.write("00081110,ReferencedStudySequence,study,referenced_study_sequence,,,,,\n")
     result = run(dicom_service.url, lake_dir, "--dbt-project", str(project))
     assert result.returncode == EXIT_CONFIGURATION, result.stderr
     assert "seeds/dicom_tags.csv line " in result.stderr

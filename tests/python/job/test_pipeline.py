@@ -118,7 +118,7 @@ def test_the_lake_follows_the_archive_step_by_step(archive, lake_dir, tmp_path) 
     # A new row in the tag seed is a new column, in the marts and in Delta.
     project = copy_project(tmp_path)
     with (project / "seeds" / "dicom_tags.csv").open("a") as seed:
-        seed.write("00100021,IssuerOfPatientID,patient,issuer_of_patient_id,\n")
+        seed.write("00100021,IssuerOfPatientID,patient,issuer_of_patient_id,,,,,\n")
     run_job(url, lake_dir, project_dir=project)
     assert_lake_matches_service(archive, lake_dir)
     columns = DeltaTable(Lake(lake_dir).default_delta_table("study")).schema().to_arrow().names

@@ -113,7 +113,7 @@ def test_every_vr_at_every_level_joins_a_published_lake(
     with (project / "seeds" / "dicom_tags.csv").open("a") as seed:
         for row in attributes:
             seed.write(
-                f"{row['tag']},{row['keyword']},{row['level']},{snake_case(row['keyword'])},\n"
+                f"{row['tag']},{row['keyword']},{row['level']},{snake_case(row['keyword'])},,,,,\n"
             )
     stow(dicom_service.url, [_instance_with(attributes)])
     run()

@@ -324,8 +324,8 @@ def test_rebuild_without_new_files_changes_nothing(lake: Path) -> None:
 def test_a_new_seed_row_adds_a_column(tmp_path: Path) -> None:
     project = copy_project(tmp_path)
     with (project / "seeds" / "dicom_tags.csv").open("a") as seed:
-        seed.write("00181020,SoftwareVersions,series,software_versions,\n")
-        seed.write("00189073,AcquisitionDuration,instance,acquisition_duration,\n")
+        seed.write("00181020,SoftwareVersions,series,software_versions,,,,,\n")
+        seed.write("00189073,AcquisitionDuration,instance,acquisition_duration,,,,,\n")
     lake = tmp_path / "lake"
     LandingZone(lake).land(
         [
@@ -372,7 +372,7 @@ def test_tag_keys_written_in_lower_case_are_read(tmp_path: Path) -> None:
 def test_a_bad_seed_row_stops_the_build_before_dbt_runs(tmp_path: Path) -> None:
     project = copy_project(tmp_path)
     with (project / "seeds" / "dicom_tags.csv").open("a") as seed:
-        seed.write("00181020,SoftwareVersions,series,softwareversions,\n")
+        seed.write("00181020,SoftwareVersions,series,softwareversions,,,,,\n")
     lines = len((project / "seeds" / "dicom_tags.csv").read_text().splitlines())
     lake = tmp_path / "lake"
     LandingZone(lake).land([event(1, "Create", "a", metadata("a"))])

@@ -137,7 +137,7 @@ def test_a_new_seed_row_fills_the_rows_already_built(tmp_path: Path) -> None:
     assert_built(build(lake))
     project = copy_project(tmp_path)
     with (project / "seeds" / "dicom_tags.csv").open("a") as seed:
-        seed.write("00181020,SoftwareVersions,series,software_versions,\n")
+        seed.write("00181020,SoftwareVersions,series,software_versions,,,,,\n")
     # nothing new has landed: the existing row must still get the new column's value
     assert_built(build(lake, project_dir=project))
     assert read(lake, "select software_versions from instance") == [(["1.0"],)]

@@ -22,6 +22,7 @@ import pytest
 from deltalake import DeltaTable
 from support.feed_events import SECOND_EXTRACTION, event, first_batch, metadata, second_batch
 from support.lake_checks import copy_project, mart_rows
+from support.projection import COLUMNS, EXPECTED, SEED_ROWS, document_a, document_b
 from support.readers import kernel_rows
 from support.spark import needs_java_and_maven
 
@@ -42,10 +43,13 @@ SOFTWARE = {"00181020": {"vr": "LO", "Value": ["2.0", "2.1"]}}
 def third_batch() -> list[dict[str, object]]:
     later = SECOND_EXTRACTION.replace(day=4)
     return [
-        # m: new, with the attribute the new seed row projects
-        event(30, "Create", "m", metadata("m", **SOFTWARE), extracted_at=later),
+        # p and q: sequence paths and private attributes, their blocks at different numbers
+        event(30, "Create", "p", document_a("p"), extracted_at=later),
+        event(31, "Create", "q", document_b("q"), extracted_at=later),
+        # m: new, with the attribute the new seed row projects (series X1's latest instance)
+        event(32, "Create", "m", metadata("m", **SOFTWARE), extracted_at=later),
         # g: deleted, so series X3 keeps only h
-        event(31, "Delete", "g", None, series="X3", extracted_at=later),
+        event(33, "Delete", "g", None, series="X3", extracted_at=later),
     ]
 
 
@@ -169,8 +173,16 @@ def test_an_incremental_build_is_the_same_on_both_engines(
 def test_a_new_seed_column_is_the_same_on_both_engines(lakes: tuple[Path, Path, Path]) -> None:
     duck, spark, project = lakes
     with (project / "seeds" / "dicom_tags.csv").open("a") as seed:
-        seed.write("00181020,SoftwareVersions,series,software_versions,\n")
+        seed.write("00181020,SoftwareVersions,series,software_versions,,,,,\n")
+        seed.write(SEED_ROWS)
     build_both(lakes, third_batch())
     assert_same_tables(duck, spark)
+    instance = delta_table(spark_delta(spark, "instance")).to_pylist()
+    columns = ["sop_instance_uid", *(name.strip() for name in COLUMNS.split(","))]
+    projected = sorted(tuple(row[name] for name in columns) for row in instance)
+    assert [row for row in projected if row[0] in ("p", "q")] == [
+        ("p", *EXPECTED[0][1:]),
+        ("q", *EXPECTED[1][1:]),
+    ]
     series = delta_table(spark_delta(spark, "series")).to_pylist()
     assert ["2.0", "2.1"] in [row["software_versions"] for row in series]
