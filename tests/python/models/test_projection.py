@@ -61,6 +61,7 @@ def test_the_columns_are_typed_by_the_leaf_vr(lake: Path) -> None:
         "frame_slice_thicknesses": "DOUBLE[]",
         "siemens_number_of_slices": "BIGINT",
         "siemens_slice_duration": "DOUBLE",
+        "acme_scan_mode": "VARCHAR",
     }
 
 
@@ -106,6 +107,7 @@ def test_the_columns_reach_delta_typed(lake: Path, tmp_path: Path) -> None:
         "frame_slice_thicknesses": double_list,
         "siemens_number_of_slices": "long",
         "siemens_slice_duration": "double",
+        "acme_scan_mode": "string",
     }
     by_delta_rs = sorted(
         tuple(row[name.strip()] for name in ["sop_instance_uid", *COLUMNS.split(",")])
@@ -140,5 +142,5 @@ def test_another_creators_block_and_lower_case_keys(tmp_path: Path) -> None:
     assert read(
         lake,
         "select sop_instance_uid, siemens_number_of_slices, anatomic_region,"
-        " anatomic_region_codes from instance order by 1",
-    ) == [("c", None, None, None), ("d", 48, "Chest", ["T-D3000"])]
+        " anatomic_region_codes, acme_scan_mode from instance order by 1",
+    ) == [("c", None, None, None, None), ("d", 48, "Chest", ["T-D3000"], "HELICAL")]

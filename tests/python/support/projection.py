@@ -15,6 +15,8 @@ SEED_ROWS = (
     "SliceThickness,instance,frame_slice_thicknesses,,all,,,\n"
     "0019xx0A,NumberOfSlices,instance,siemens_number_of_slices,,,SIEMENS MR HEADER,US,\n"
     "0019xx0B,SliceDuration,instance,siemens_slice_duration,,,SIEMENS MR HEADER,DS,\n"
+    # a group with letters, a creator with regular-expression and SQL-quote characters
+    "7FD1xx10,ScanMode,instance,acme_scan_mode,,,ACME (v2.0) [O'Neil]+,CS,\n"
 )
 
 
@@ -72,6 +74,8 @@ def document_b(sop: str = "b") -> str:
             "00190012": creator("SIEMENS MR HEADER "),  # padded to even length, as DICOM does
             "0019100A": {"vr": "US", "Value": [7]},
             "0019120A": {"vr": "US", "Value": [48]},
+            "7FD10011": creator("ACME (v2.0) [O'Neil]+"),
+            "7FD11110": {"vr": "CS", "Value": ["HELICAL"]},
         },
     )
 
@@ -79,9 +83,9 @@ def document_b(sop: str = "b") -> str:
 DOCUMENT_A, DOCUMENT_B = document_a(), document_b()
 COLUMNS = (
     "anatomic_region, anatomic_region_codes, shared_pixel_spacing, frame_slice_thicknesses,"
-    " siemens_number_of_slices, siemens_slice_duration"
+    " siemens_number_of_slices, siemens_slice_duration, acme_scan_mode"
 )
 EXPECTED = [
-    ("a", "Chest", ["T-D3000", "T-D4000"], [0.5, 0.5], [1.25, 1.5, None], 36, 12.5),
-    ("b", "Chest", ["T-D3000"], None, None, 48, None),
+    ("a", "Chest", ["T-D3000", "T-D4000"], [0.5, 0.5], [1.25, 1.5, None], 36, 12.5, None),
+    ("b", "Chest", ["T-D3000"], None, None, 48, None, "HELICAL"),
 ]
