@@ -19,14 +19,19 @@
 {% macro fabricspark__json_array_texts(json_array) %}{{ return(spark__json_array_texts(json_array)) }}{% endmacro %}
 {% macro fabricspark__json_dicom_map(document) %}{{ return(spark__json_dicom_map(document)) }}{% endmacro %}
 {% macro fabricspark__json_extract_paths(json_text, paths) %}{{ return(spark__json_extract_paths(json_text, paths)) }}{% endmacro %}
+{% macro fabricspark__json_get(json_fragment, key) %}{{ return(spark__json_get(json_fragment, key)) }}{% endmacro %}
+{% macro fabricspark__json_items_leaves(items, keys) %}{{ return(spark__json_items_leaves(items, keys)) }}{% endmacro %}
 {% macro fabricspark__json_kind(json_fragment) %}{{ return(spark__json_kind(json_fragment)) }}{% endmacro %}
 {% macro fabricspark__json_object_error(json_text) %}{{ return(spark__json_object_error(json_text)) }}{% endmacro %}
+{% macro fabricspark__json_private_block_renamed(json_text, group, creator, index) %}{{ return(spark__json_private_block_renamed(json_text, group, creator, index)) }}{% endmacro %}
 {% macro fabricspark__json_render(value) %}{{ return(spark__json_render(value)) }}{% endmacro %}
 {% macro fabricspark__json_text(json_fragment) %}{{ return(spark__json_text(json_fragment)) }}{% endmacro %}
 {% macro fabricspark__list_count_where(list_expr, variable, condition) %}{{ return(spark__list_count_where(list_expr, variable, condition)) }}{% endmacro %}
 {% macro fabricspark__list_element(list_expr, index) %}{{ return(spark__list_element(list_expr, index)) }}{% endmacro %}
 {% macro fabricspark__list_head(list_expr, count) %}{{ return(spark__list_head(list_expr, count)) }}{% endmacro %}
 {% macro fabricspark__list_map(list_expr, variable, body) %}{{ return(spark__list_map(list_expr, variable, body)) }}{% endmacro %}
+{% macro fabricspark__list_total(list_expr) %}{{ return(spark__list_total(list_expr)) }}{% endmacro %}
+{% macro fabricspark__list_where(list_expr, variable, condition) %}{{ return(spark__list_where(list_expr, variable, condition)) }}{% endmacro %}
 {% macro fabricspark__make_struct(fields) %}{{ return(spark__make_struct(fields)) }}{% endmacro %}
 {% macro fabricspark__matches_fully(value, pattern) %}{{ return(spark__matches_fully(value, pattern)) }}{% endmacro %}
 {% macro fabricspark__record_last_load() %}{{ return(spark__record_last_load()) }}{% endmacro %}
