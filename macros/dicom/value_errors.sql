@@ -120,20 +120,19 @@
 {%- endmacro %}
 
 {#-
-    For a tag taking every item of its sequences (raw = its first sequence's items): how many
-    values of all the items cannot be typed (`count`), and the first item's attribute object
-    holding one (`failing_item`), each item typed by the VR it declares.
+    For a tag taking every item of its sequences, over `items` (its attribute objects, from
+    json_items_leaves): how many values of all the items cannot be typed (`count`), and the first
+    item's attribute object holding one (`failing_item`), each item typed by the VR it declares.
 -#}
-{% macro dicom_items_value_errors(tag, raw) %}
-    {%- set leaves = json_items_leaves(raw, tag['steps'][1:]) -%}
+{% macro dicom_items_value_errors(tag, items) %}
     {%- set value = json_get('leaf', 'Value') -%}
     {%- set declared = json_text(json_get('leaf', 'vr')) -%}
     {{ return({
         'count': list_total(list_map(
-            leaves, 'leaf', dicom_value_error_count(value, tag['vr'], tag['vm'], declared)
+            items, 'leaf', dicom_value_error_count(value, tag['vr'], tag['vm'], declared)
         )),
         'failing_item': list_element(list_where(
-            leaves, 'leaf',
+            items, 'leaf',
             dicom_value_error_type(value, tag['vr'], tag['vm'], declared) ~ ' is not null'
         ), 1),
     }) }}

@@ -26,21 +26,39 @@ tag_values as (
 {% for tag in tags %}
 {%- set raw = 'tag_values.' ~ adapter.quote(dicom_raw_column(tag)) %}
 {%- if tag['items'] == 'all' %}
-{%- set checks = dicom_items_value_errors(tag, raw) %}
+{%- set checks = dicom_items_value_errors(tag, 'items') %}
 {{ dicom_raw_column(tag) }}_items as (
 
-    -- each item declares its own VR: the values of all items count, the first failing item
-    -- is the one the reason describes
+    -- each item declares its own VR: the items' attribute objects, walked once
     select
         tag_values.*,
-        {{ checks['count'] }} as malformed_value_count,
-        {{ checks['failing_item'] }} as failing_item
+        {{ json_items_leaves(raw, tag['steps'][1:]) }} as items
     from tag_values
     where {{ raw }} is not null
 
 ),
 
-{%- set source = dicom_raw_column(tag) ~ '_items' %}
+{{ dicom_raw_column(tag) }}_counted as (
+
+    select
+        *,
+        {{ checks['count'] }} as malformed_value_count
+    from {{ dicom_raw_column(tag) }}_items
+
+),
+
+{{ dicom_raw_column(tag) }}_failing as (
+
+    -- the values of all items count; the first failing item is the one the reason describes,
+    -- looked for only where one fails
+    select
+        *,
+        case when malformed_value_count > 0 then {{ checks['failing_item'] }} end as failing_item
+    from {{ dicom_raw_column(tag) }}_counted
+
+),
+
+{%- set source = dicom_raw_column(tag) ~ '_failing' %}
 {%- set value_array = json_get('failing_item', 'Value') %}
 {%- set declared = json_text(json_get('failing_item', 'vr')) %}
 {%- set count = 'malformed_value_count' %}
