@@ -17,9 +17,9 @@ from pathlib import Path
 
 TAGS_SEED = Path("seeds") / "dicom_tags.csv"
 DICTIONARY_SEED = Path("seeds") / "dicom_dictionary.csv"
+# required: a seed written before paths and private attributes has no items, private_creator,
+# vr and vm columns
 _COLUMNS = ("tag", "keyword", "level", "column_name", "pn_extra_components")
-# seeds written before paths and private attributes do without these
-_OPTIONAL_COLUMNS = ("items", "private_creator", "vr", "vm")
 _LEVELS = ("instance", "series", "study", "patient")
 _PN_COMPONENTS = ("ideographic", "phonetic")
 _ITEMS = ("first", "all")
@@ -195,8 +195,11 @@ class _Row:
 
     @property
     def identity(self) -> str:
-        """What two rows must not share: the tag, with its creator for a private one."""
-        return f"{self.tag} ({self.private_creator})" if self.private_creator else self.tag
+        """What two rows must not share: the tag, with its creator for a private one, and for a
+        path the items it takes (the first and every item are two columns)."""
+        if self.private_creator:
+            return f"{self.tag} ({self.private_creator})"
+        return f"{self.tag} (every item)" if self.items == "all" else self.tag
 
 
 def _row_problem(row: _Row, dictionary: dict[str, _Attribute]) -> tuple[str, str] | None:
@@ -225,6 +228,11 @@ def _row_problem(row: _Row, dictionary: dict[str, _Attribute]) -> tuple[str, str
 def _public_problem(row: _Row, dictionary: dict[str, _Attribute]) -> tuple[str, str] | None:
     """A tag or a path of tags through sequences, typed by the dictionary."""
     for step in row.steps:
+        if len(row.steps) > 1 and _PRIVATE_TAG.fullmatch(step):
+            return "tag", (
+                f"{step} is a private attribute inside a sequence: private attributes are read"
+                " at the top level of the document only"
+            )
         if not _PUBLIC_TAG.fullmatch(step):
             return "tag", (
                 f"{step!r} is not a tag: 8 hex digits (00080060), a path of tags joined by"

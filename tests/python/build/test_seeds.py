@@ -109,6 +109,7 @@ def test_paths_and_private_attributes_are_accepted(tmp_path: Path) -> None:
     rows = (
         "00082218>00080104,AnatomicRegionSequence>CodeMeaning,series,anatomic_region,,,,,\n"
         "00082218 > 00080100,AnatomicRegionSequence > CodeValue,series,anatomic_codes,,all,,,\n"
+        "00082218>00080100,AnatomicRegionSequence>CodeValue,series,anatomic_code,,first,,,\n"
         "52009229>00289110>00280030,SharedFunctionalGroupsSequence>PixelMeasuresSequence>"
         "PixelSpacing,instance,shared_pixel_spacing,,,,,\n"
         "0019xx0A,NumberOfSlices,instance,siemens_slices,,,SIEMENS MR HEADER,US,\n"
@@ -134,6 +135,7 @@ def test_each_bad_path_or_private_row_is_named(tmp_path: Path) -> None:
         "0019xx0A,NumberOfSlices,instance,slices,,,SIEMENS MR HEADER,US,many\n"
         "0019xx0B,SliceCount,instance,slice_count,,,SIEMENS MR HEADER,US,\n"
         "0019xx0B,SliceTotal,instance,slice_count,,,SIEMENS MR HEADER,US,\n"
+        "00082218>0019xx0A,AnatomicRegionSequence>Slices,series,region_slices,,,SIEMENS,US,\n"
     )
     project = project_with_seed(tmp_path, rows, FULL_HEADER)
 
@@ -166,6 +168,8 @@ def test_each_bad_path_or_private_row_is_named(tmp_path: Path) -> None:
         " line(s) 14 too",
         "seeds/dicom_tags.csv line 14, column tag: 0019xx0B (SIEMENS MR HEADER) is listed on"
         " line(s) 13 too",
+        "seeds/dicom_tags.csv line 15, column tag: 0019xx0A is a private attribute inside a"
+        " sequence: private attributes are read at the top level of the document only",
     ]
 
 
