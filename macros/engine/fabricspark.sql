@@ -23,7 +23,7 @@
 {% macro fabricspark__json_items_leaves(items, keys) %}{{ return(spark__json_items_leaves(items, keys)) }}{% endmacro %}
 {% macro fabricspark__json_kind(json_fragment) %}{{ return(spark__json_kind(json_fragment)) }}{% endmacro %}
 {% macro fabricspark__json_object_error(json_text) %}{{ return(spark__json_object_error(json_text)) }}{% endmacro %}
-{% macro fabricspark__json_private_block_renamed(json_text, group, creator, index) %}{{ return(spark__json_private_block_renamed(json_text, group, creator, index)) }}{% endmacro %}
+{% macro fabricspark__json_private_block_renamed(json_text, original, group, creator, index) %}{{ return(spark__json_private_block_renamed(json_text, original, group, creator, index)) }}{% endmacro %}
 {% macro fabricspark__json_render(value) %}{{ return(spark__json_render(value)) }}{% endmacro %}
 {% macro fabricspark__json_text(json_fragment) %}{{ return(spark__json_text(json_fragment)) }}{% endmacro %}
 {% macro fabricspark__list_count_where(list_expr, variable, condition) %}{{ return(spark__list_count_where(list_expr, variable, condition)) }}{% endmacro %}

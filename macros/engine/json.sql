@@ -312,10 +312,13 @@
     so one fixed path reads a private attribute wherever its block lies. The block is the one
     whose private creator element (<group>0010 to <group>00FF) holds `creator` (DICOM pads it
     with trailing spaces); the first such element in the text wins. A text scan, not a second
-    parse: the document is still parsed once, by the call that reads it.
+    parse: the document is still parsed once, by the call that reads it. `json_text` is the text
+    to rename in (the document, or it with other blocks renamed already); the block is looked
+    for in `original`, the document: renaming a block never touches a creator element (block 00),
+    so chaining renames keeps the SQL linear in the number of blocks.
 -#}
-{% macro json_private_block_renamed(json_text, group, creator, index) %}
-    {{ return(adapter.dispatch('json_private_block_renamed', 'dicom_lake')(json_text, group, creator, index)) }}
+{% macro json_private_block_renamed(json_text, original, group, creator, index) %}
+    {{ return(adapter.dispatch('json_private_block_renamed', 'dicom_lake')(json_text, original, group, creator, index)) }}
 {% endmacro %}
 
 {#- The regular expression of a group's keys, any case: 7FD1 -> 7[Ff][Dd]1. -#}
@@ -334,8 +337,8 @@
     "{{ json_private_group_pattern(group) }}00([1-9A-Fa-f][0-9A-Fa-f])"\s*:\s*\{[^{}]*"Value"\s*:\s*\[\s*"{{ escaped.text }} *"
 {%- endmacro %}
 
-{% macro default__json_private_block_renamed(json_text, group, creator, index) -%}
-    {%- set block = "regexp_extract(" ~ json_text ~ ", '"
+{% macro default__json_private_block_renamed(json_text, original, group, creator, index) -%}
+    {%- set block = "regexp_extract(" ~ original ~ ", '"
         ~ json_private_creator_pattern(group, creator) | replace("'", "''") ~ "', 1)" -%}
     regexp_replace(
         {{ json_text }},
@@ -346,8 +349,8 @@
 {%- endmacro %}
 
 {#- Spark SQL strings take a backslash written twice, and a replacement names a group $1. -#}
-{% macro spark__json_private_block_renamed(json_text, group, creator, index) -%}
-    {%- set block = "regexp_extract(" ~ json_text ~ ", '"
+{% macro spark__json_private_block_renamed(json_text, original, group, creator, index) -%}
+    {%- set block = "regexp_extract(" ~ original ~ ", '"
         ~ json_private_creator_pattern(group, creator) | replace('\\', '\\\\') | replace("'", "\\'")
         ~ "', 1)" -%}
     regexp_replace(

@@ -9,7 +9,9 @@
 {%- set plan = dicom_extraction_plan(tags) %}
 {%- set document = namespace(text='documents.metadata') %}
 {%- for group, creator in dicom_private_blocks(tags) %}
-    {%- set document.text = json_private_block_renamed(document.text, group, creator, loop.index0) %}
+    {%- set document.text = json_private_block_renamed(
+        document.text, 'documents.metadata', group, creator, loop.index0
+    ) %}
 {%- endfor %}
 
 {{
