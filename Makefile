@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 INSTALLED := $(VENV)/.installed
 
-.PHONY: demo test lint format clean bench spark spark-jars spark-if-possible
+.PHONY: demo test lint format clean bench spark spark-jars spark-if-possible browser
 
 BENCH_SIZE ?= 20k
 
@@ -23,8 +23,19 @@ node_modules/.package-lock.json: package-lock.json
 
 ## test: every test (Python, dbt, Delta, Spark); Azurite comes from npm, the Spark engine from
 ## PyPI and Maven Central (its tests are skipped, saying so, where Java or Maven is missing)
-test: $(INSTALLED) node_modules/.package-lock.json spark-if-possible
+test: $(INSTALLED) node_modules/.package-lock.json spark-if-possible browser
 	$(BIN)/pytest
+
+## browser: Debian's Chromium and ChromeDriver, for the report's browser test (apt keeps the
+## packages it fetched in its cache; an installed pair is left as it is)
+APT := $(if $(filter 0,$(shell id -u)),,sudo) env DEBIAN_FRONTEND=noninteractive apt-get
+browser:
+	@if command -v chromium >/dev/null && command -v chromedriver >/dev/null; then :; \
+	elif command -v apt-get >/dev/null; then \
+		$(APT) update -q && $(APT) install -y -q --no-install-recommends chromium chromium-driver; \
+	else \
+		echo "no apt-get here: the report's browser test will be skipped"; \
+	fi
 
 spark-if-possible:
 	@if command -v java >/dev/null && command -v mvn >/dev/null; then \

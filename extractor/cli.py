@@ -20,6 +20,7 @@ import typer
 from typer.exceptions import TyperException
 
 from extractor.build import Engine
+from extractor.build.project import project_dir as bundled_project_dir
 from extractor.delta import (
     TABLES,
     DeltaProfile,
@@ -36,10 +37,12 @@ from extractor.job import (
     execute,
     extract_orthanc_step,
     extract_step,
+    protect_at_landing,
     publish_step,
 )
 from extractor.job.logs import json_line, json_logging, json_requested
 from extractor.lake import Lake, unusable_lake_path
+from extractor.report import write_report
 from extractor.sources import ExtractSummary, Watermark, public_url
 from extractor.sources.azure import AzureSettings, default_auth
 from extractor.sources.orthanc import OrthancExtractSummary, OrthancSettings
@@ -154,6 +157,15 @@ DbtProject = Annotated[
     typer.Option(
         envvar="DICOM_LAKE_DBT_PROJECT",
         help="A dbt project of your own (a copy of this one, edited). Default: the bundled one.",
+    ),
+]
+ProtectAtLanding = Annotated[
+    bool,
+    typer.Option(
+        envvar="DICOM_LAKE_PROTECT_AT_LANDING",
+        help="Apply the dbt project's privacy policy to each entry before it lands, so that "
+        "identifiers are never written to the lake (docs/privacy.md). The key comes from "
+        "DICOM_LAKE_PRIVACY_KEY.",
     ),
 ]
 Publish = Annotated[bool, typer.Option(help="Publish the marts as Delta tables after the build.")]
@@ -342,8 +354,15 @@ def _source_settings(
 
 
 def _extract_and_describe(
-    run: Run, settings: AzureSettings | OrthancSettings, *, quiet: bool
+    run: Run,
+    settings: AzureSettings | OrthancSettings,
+    *,
+    quiet: bool,
+    protect: bool,
+    dbt_project: Path | None,
 ) -> None:
+    if protect:
+        protect_at_landing(run, dbt_project or bundled_project_dir())
     if isinstance(settings, OrthancSettings):
         extract_orthanc_step(run, settings, show_progress=not quiet)
         typer.echo(describe(run.report.extract, settings.url))
@@ -367,6 +386,8 @@ def extract_command(
     retries: Retries = 8,
     reconcile_every: ReconcileEvery = 1,
     reconcile_check: ReconcileCheck = True,
+    protect_at_landing: ProtectAtLanding = False,
+    dbt_project: DbtProject = None,
     quiet: Quiet = False,
     log_format: LogFormat = LogStyle.plain,
 ) -> None:
@@ -390,7 +411,9 @@ def extract_command(
         lake,
         quiet=quiet,
         log_format=log_format,
-        steps=lambda run: _extract_and_describe(run, settings, quiet=quiet),
+        steps=lambda run: _extract_and_describe(
+            run, settings, quiet=quiet, protect=protect_at_landing, dbt_project=dbt_project
+        ),
     )
 
 
@@ -504,7 +527,8 @@ def _build_and_publish(run: Run, options: BuildOptions) -> None:
         run,
         options.delta_uri,
         partition_delta=options.partition_delta,
-        full_refresh=options.full_refresh,
+        # a build that rebuilt everything (the privacy policy changed) re-merges every row
+        full_refresh=options.full_refresh or result.full_refresh,
         profile=options.delta_profile,
         adf_tables=options.adf_tables,
     )
@@ -543,6 +567,7 @@ def run_command(
     warehouse_wait: WarehouseWait = 60.0,
     engine: EngineOption = Engine.duckdb,
     full_refresh: FullRefresh = False,
+    protect_at_landing: ProtectAtLanding = False,
     quiet: Quiet = False,
     log_format: LogFormat = LogStyle.plain,
 ) -> None:
@@ -574,7 +599,9 @@ def run_command(
     )
 
     def steps(run: Run) -> None:
-        _extract_and_describe(run, settings, quiet=quiet)
+        _extract_and_describe(
+            run, settings, quiet=quiet, protect=protect_at_landing, dbt_project=dbt_project
+        )
         _build_and_publish(run, options)
 
     _check_build_options(lake, options)
@@ -670,11 +697,37 @@ def demo_command(
                 f"instances, deleted 1, bulk-updated study {loaded.updated_study_instance_uid}"
             )
             settings = AzureSettings(service_url=service.url, auth="none", lag=timedelta(0))
-            _extract_and_describe(run, settings, quiet=False)
+            _extract_and_describe(run, settings, quiet=False, protect=False, dbt_project=None)
         _build_and_publish(run, BuildOptions())
         typer.echo(show_tables(run.lake))
 
-    _execute("demo", lake, quiet=False, log_format=LogStyle.plain, steps=steps)
+    try:
+        _execute("demo", lake, quiet=False, log_format=LogStyle.plain, steps=steps)
+    except typer.Exit as finished:
+        if finished.exit_code == ExitCode.OK:  # after the run: its record is in the report
+            typer.echo(f"report          {write_report(lake).resolve()}")
+        raise
+
+
+@app.command("report")
+def report_command(
+    lake: LakeDir = Path("lake"),
+    output: Annotated[
+        Path | None,
+        typer.Option(help="Also write the page here (it is always written to <lake>/report.html)."),
+    ] = None,
+) -> None:
+    """Write the lake's report: one HTML page (no network needed) of the archive at a glance,
+    the lake's freshness and its last runs, and data quality."""
+    try:
+        written = write_report(lake, output)
+    except FileNotFoundError as missing:
+        raise _fail(ExitCode.USAGE, str(missing)) from None
+    except duckdb.IOException as busy:
+        raise _fail(ExitCode.WAREHOUSE_BUSY, f"the warehouse cannot be read now: {busy}") from None
+    typer.echo(f"report          {written.resolve()}")
+    if output is not None:
+        typer.echo(f"                {output.resolve()}")
 
 
 def _fresh_demo_lake(lake: Lake) -> None:

@@ -11,6 +11,8 @@
                                                               --engine spark: Spark writes them
   spark/                                                      --engine spark: Spark's warehouse
                                                               (the other tables), Derby metastore
+  runs/<finished>-<run id>.json                               each run's closing record (job/)
+  report.html                                                 `dicom-lake report` (report/)
   .dicom-lake.lock                                            the run lock (job/)
   .dicom-lake-demo                                            marks a lake the demo made
 ```
@@ -95,6 +97,11 @@ class Lake:
         return self.dbt / "last-build.json"
 
     @property
+    def privacy_stamp(self) -> Path:
+        """The privacy policy the last successful build applied (extractor.build.dbt)."""
+        return self.dbt / "privacy-policy.json"
+
+    @property
     def publication_stamp(self) -> Path:
         """What the last successful publication read and left (extractor.delta.publish)."""
         return self.root / "last-publication.json"
@@ -107,6 +114,19 @@ class Lake:
     def default_delta_table(self, table: str) -> str:
         """`<lake>/delta/<table>`, absolute."""
         return delta_table_uri(self.default_delta_uri, table)
+
+    @property
+    def runs(self) -> Path:
+        """The job's history: one closing record per run (extractor.job.history)."""
+        return self.root / "runs"
+
+    def run_record(self, finished: str, run_id: str) -> Path:
+        return self.runs / f"{finished}-{run_id}.json"
+
+    @property
+    def report(self) -> Path:
+        """The lake's report page (extractor.report)."""
+        return self.root / "report.html"
 
     @property
     def lock(self) -> Path:

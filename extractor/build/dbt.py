@@ -14,6 +14,7 @@ dbt's run_results.json, and the JVM's own output goes to `<lake>/dbt/logs/spark.
 from __future__ import annotations
 
 import json
+import logging
 import os
 import shutil
 import subprocess
@@ -27,15 +28,25 @@ from typing import Any
 
 import duckdb
 
-from extractor.build.freshness import forget, inputs_digest, is_up_to_date, record, warehouse_state
+from extractor.build.freshness import (
+    forget,
+    inputs_digest,
+    is_up_to_date,
+    record,
+    warehouse_state,
+    write_whole,
+)
 from extractor.build.project import project_dir as bundled_project_dir
 from extractor.build.seeds import check_projected_tags
 from extractor.build.spark import spark_environment
 from extractor.build.warehouse import wait_for_warehouse
 from extractor.lake import Lake
 from extractor.landing import LandingZone
+from extractor.privacy import Policy, check_policy
+from extractor.privacy.keyed import key_check
 
 FAILING_STATUSES = {"error", "fail", "runtime error"}
+log = logging.getLogger(__name__)
 
 
 class Engine(StrEnum):
@@ -72,6 +83,9 @@ class BuildResult:
     up_to_date: bool = False
     """True when nothing changed since the last successful build, which was therefore not run
     again (extractor.build.freshness)."""
+    full_refresh: bool = False
+    """True when every model was rebuilt: asked for, or because the privacy policy changed
+    (the publication then re-merges every row too)."""
 
 
 @contextmanager
@@ -136,7 +150,8 @@ def run_dbt(
     ]
     environment = {"DICOM_LAKE_DIR": str(lake.root), "DBT_SEND_ANONYMOUS_USAGE_STATS": "false"}
     if engine is Engine.spark:
-        return _run_dbt_process(lake, full_arguments, {**environment, **spark_environment()})
+        spark = {**environment, **spark_environment()}
+        return _run_dbt_process(lake, project, full_arguments, spark)
     from dbt.cli.main import dbtRunner
 
     with _environment(environment):
@@ -155,16 +170,24 @@ class SparkOutcome:
     exception: str | None
 
 
-_DBT_MAIN = "from dbt.cli.main import cli; cli()"
+# the privacy policy's SQL functions join each Spark session dbt-spark creates; the project
+# comes first in the arguments, and is taken off them before dbt reads them
+_DBT_MAIN = (
+    "import sys; from pathlib import Path; "
+    "from extractor.privacy.functions import register_with_spark_sessions; "
+    "register_with_spark_sessions(Path(sys.argv.pop(1))); from dbt.cli.main import cli; cli()"
+)
 
 
-def _run_dbt_process(lake: Lake, arguments: list[str], environment: dict[str, str]) -> SparkOutcome:
+def _run_dbt_process(
+    lake: Lake, project: Path, arguments: list[str], environment: dict[str, str]
+) -> SparkOutcome:
     run_results = lake.dbt_target / "run_results.json"
     run_results.unlink(missing_ok=True)
     lake.dbt_logs.mkdir(parents=True, exist_ok=True)
     with (lake.dbt_logs / "spark.log").open("ab") as jvm_log:
         finished = subprocess.run(
-            [sys.executable, "-c", _DBT_MAIN, *arguments],
+            [sys.executable, "-c", _DBT_MAIN, str(project), *arguments],
             env={**os.environ, **environment},
             stdout=subprocess.PIPE,
             stderr=jvm_log,
@@ -253,7 +276,9 @@ def build(
 
     Raises EmptyLandingZoneError when no Parquet file has landed under
     `<lake_dir>/landing/changefeed/`, SeedError (seeds.py) naming the rows of the projected
-    attributes' seed that cannot be projected, before dbt starts, SparkUnavailable when the
+    attributes' seed that cannot be projected, before dbt starts, PolicyError and
+    PrivacyKeyError (extractor.privacy) for a privacy policy that cannot be applied or lacks its
+    key, SparkUnavailable when the
     Spark engine is asked for and is not installed. Warnings (malformed values, quarantined
     metadata) do not make the build fail;
     failed models and tests do, and are named in the result.
@@ -265,13 +290,20 @@ def build(
             "run the extractor before building"
         )
     project = _project(project_dir)
-    inputs = inputs_digest(lake, project, _profile(project), engine.value)
+    privacy = _privacy_state(check_policy(project))
+    inputs = inputs_digest(lake, project, _profile(project), f"{engine.value}\0{privacy}")
     fresh = is_up_to_date(lake.build_stamp, inputs, warehouse_state(lake, engine.value))
     if fresh and not (force or full_refresh or select):
         warehouse = lake.warehouse if engine is Engine.duckdb else None
         return BuildResult(success=True, warehouse=warehouse, up_to_date=True)
     # after the freshness check: an unchanged project passed it in the last successful build
     check_projected_tags(project)
+    if privacy != _built_privacy_state(lake) and not full_refresh:
+        log.warning(
+            "the privacy policy changed since the last build: every model is rebuilt "
+            "(--full-refresh), so that no table keeps values under the old policy"
+        )
+        full_refresh = True
     if engine is Engine.duckdb:
         wait_for_warehouse(lake.warehouse, warehouse_wait)
     forget(lake.build_stamp)
@@ -299,6 +331,7 @@ def build(
     success = bool(outcome.success) and not failed and error is None
     if success and not select:  # a selection leaves the other models as they were
         record(lake.build_stamp, inputs, warehouse_state(lake, engine.value))
+        write_whole(lake.privacy_stamp, json.dumps({"policy": privacy}))
     return BuildResult(
         success=success,
         failed=failed,
@@ -307,7 +340,23 @@ def build(
         messages=messages,
         error=error,
         warehouse=lake.warehouse if engine is Engine.duckdb else None,
+        full_refresh=full_refresh,
     )
+
+
+def _privacy_state(policy: Policy | None) -> str:
+    """Names the policy and its key (a keyed check, not the key) a build applies."""
+    if policy is None:
+        return "none"
+    return policy.fingerprint + (f":{key_check()}" if policy.needs_key else "")
+
+
+def _built_privacy_state(lake: Lake) -> str:
+    """The last successful build's; `none` for a lake built before policies existed."""
+    try:
+        return str(json.loads(lake.privacy_stamp.read_text())["policy"])
+    except (FileNotFoundError, ValueError, KeyError, TypeError):
+        return "none"
 
 
 def _node_results(outcome: Any) -> Iterator[tuple[str, str, str, Any]]:

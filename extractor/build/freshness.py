@@ -93,6 +93,11 @@ def record(stamp: Path, digest: str, state: list[int] | None) -> None:
     """Record a success (written whole, then renamed: never half a stamp)."""
     if state is None:
         return
-    partial = stamp.with_suffix(".partial")
-    partial.write_text(json.dumps({"inputs": digest, "warehouse": state}))
-    os.replace(partial, stamp)
+    write_whole(stamp, json.dumps({"inputs": digest, "warehouse": state}))
+
+
+def write_whole(path: Path, text: str) -> None:
+    """Write a small file whole or not at all: written aside, then renamed over."""
+    partial = path.with_suffix(".partial")
+    partial.write_text(text)
+    os.replace(partial, path)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import re
+import sys
 from importlib.util import find_spec
 from pathlib import Path
 
@@ -65,5 +66,9 @@ def delta_jars(folder: Path | None = None) -> list[Path]:
 
 
 def spark_environment(folder: Path | None = None) -> dict[str, str]:
-    """The variables the profile's `spark` target reads besides the lake directory."""
-    return {JARS_VARIABLE: ",".join(str(jar) for jar in delta_jars(folder))}
+    """The variables the profile's `spark` target reads besides the lake directory, and the
+    Python Spark's workers run (the privacy policy's functions need this environment's)."""
+    return {
+        JARS_VARIABLE: ",".join(str(jar) for jar in delta_jars(folder)),
+        "PYSPARK_PYTHON": os.environ.get("PYSPARK_PYTHON", sys.executable),
+    }

@@ -15,6 +15,7 @@ from extractor.job.steps import (
     describe_build_failure,
     extract_orthanc_step,
     extract_step,
+    protect_at_landing,
     publish_step,
 )
 
@@ -29,5 +30,6 @@ __all__ = [
     "execute",
     "extract_orthanc_step",
     "extract_step",
+    "protect_at_landing",
     "publish_step",
 ]

@@ -11,6 +11,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+from extractor.job.history import now_text, record_run
 from extractor.job.lock import LakeBusy, UnsafeLock, run_lock
 from extractor.job.logs import fields, start_run
 from extractor.job.outcome import ExitCode, JobFailure, JobReport, mark
@@ -25,12 +26,13 @@ def execute(command: str, lake_dir: Path, steps: Callable[[Run], None]) -> JobRe
     """Run the steps under the lake's lock; returns the report, raises JobFailure on failure.
 
     Whatever happens, one closing log record carries the run id, durations, counts and the
-    watermark before and after.
+    watermark before and after; the same record is kept under <lake>/runs/ (job/history.py).
     """
     lake = Lake(lake_dir)
     landing = LandingZone(lake)
     report = JobReport(command=command, run_id=start_run())
     started = time.monotonic()
+    started_at = now_text()
     outcome = "failed"
     error: dict[str, object] = {}
     try:
@@ -61,12 +63,28 @@ def execute(command: str, lake_dir: Path, steps: Callable[[Run], None]) -> JobRe
         report.durations["total"] = time.monotonic() - started
         after = landing.watermark() if lake.root.exists() else None
         level = logging.INFO if outcome in {"ok", "nothing new"} else logging.ERROR
-        log.log(
-            level,
-            "%s finished: %s",
-            command,
-            outcome,
-            extra=fields(
-                outcome=outcome, watermark_after=mark(after), **error, **report.log_fields()
-            ),
-        )
+        closing = {
+            "outcome": outcome,
+            "watermark_after": mark(after),
+            **error,
+            **report.log_fields(),
+        }
+        log.log(level, "%s finished: %s", command, outcome, extra=fields(**closing))
+        if lake.root.exists():
+            _keep_record(
+                lake,
+                {
+                    "run_id": report.run_id,
+                    "started_at": started_at,
+                    "finished_at": now_text(),
+                    **closing,
+                },
+            )
+
+
+def _keep_record(lake: Lake, record: dict[str, object]) -> None:
+    """The run's history is a convenience: a lake that cannot take it still ran."""
+    try:
+        record_run(lake, record)
+    except OSError as unwritable:
+        log.warning("the run's record could not be kept under %s: %s", lake.runs, unwritable)

@@ -30,6 +30,7 @@ from extractor.job.outcome import ExitCode, JobFailure, JobReport
 from extractor.job.progress import extract_progress
 from extractor.lake import Lake
 from extractor.landing import LandingZone
+from extractor.privacy import PolicyError, PrivacyKeyError, check_policy
 from extractor.sources import (
     AuthFailure,
     OnPage,
@@ -91,6 +92,23 @@ def _extracting(run: Run, session: Session, *, show_progress: bool) -> Iterator[
         yield on_page
 
 
+def protect_at_landing(run: Run, project: Path) -> None:
+    """Have the landing zone apply the project's privacy policy to what lands (docs/privacy.md)."""
+    try:
+        policy = check_policy(project)
+    except (PolicyError, PrivacyKeyError) as error:
+        raise JobFailure(ExitCode.CONFIGURATION, str(error)) from None
+    if policy is None:
+        raise JobFailure(
+            ExitCode.CONFIGURATION,
+            f"--protect-at-landing: the privacy policy of {project} keeps everything (its "
+            "privacy_profile var is none and seeds/dicom_privacy.csv has no rows): there is "
+            "nothing to apply",
+        )
+    run.landing.policy = policy
+    log.info("the landing zone applies privacy policy %s", policy.fingerprint)
+
+
 def extract_step(run: Run, settings: AzureSettings, *, show_progress: bool) -> None:
     auth = azure_auth() if settings.auth == "azure" else None
     session = make_session(auth, settings.max_retries)
@@ -145,7 +163,7 @@ def build_step(
         raise JobFailure(ExitCode.BUILD_FAILURE, str(error)) from None
     except WarehouseBusy as error:
         raise JobFailure(ExitCode.WAREHOUSE_BUSY, str(error)) from None
-    except SeedError as error:
+    except (SeedError, PolicyError, PrivacyKeyError) as error:
         raise JobFailure(ExitCode.CONFIGURATION, str(error)) from None
     run.report.build = result
     if not result.success:

@@ -26,5 +26,9 @@ LANDING_SCHEMA = pa.schema(
         # Azure feed). An entry dated at or after it came from a misbehaving server or clock: it
         # lands, but its timestamp never becomes the watermark (extractor.landing.zone).
         pa.field("window_end", pa.timestamp("us", tz="UTC")),
+        # The fingerprint of the privacy policy the landing zone applied to the entry (its
+        # documents, UIDs and path), null where it applied none: the build then applies the
+        # project's policy itself (extractor/privacy/, docs/privacy.md).
+        pa.field("protected_with", pa.string()),
     ]
 )

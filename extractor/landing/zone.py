@@ -3,6 +3,9 @@
 The watermark is read back from what has landed, so a crash can never leave a bookmark ahead of
 the data. Reads go through DuckDB over the Parquet files; `union_by_name` lets files landed before
 a column existed (`source_instance_id`) read beside newer ones.
+
+Given a privacy policy (`dicom-lake extract --protect-at-landing`), the zone applies it to every
+entry before it is written, so identifiers never reach the lake (docs/privacy.md).
 """
 
 from __future__ import annotations
@@ -19,7 +22,9 @@ import pyarrow as pa
 from extractor.lake import Lake
 from extractor.landing.files import write_batch
 from extractor.landing.quarantine import quarantine_damaged, quarantined_ranges
-from extractor.sources.contract import IDENTITY, Row, Watermark, dated_past_window
+from extractor.privacy import Policy
+from extractor.privacy.documents import UID_COLUMNS, protect_document, protect_path, protect_uid
+from extractor.sources.contract import IDENTITY, Row, Watermark, dated_past_window, identity
 
 log = logging.getLogger(__name__)
 
@@ -28,15 +33,20 @@ _PRESENT_INSTANCES = """
     select
         arg_max(source_instance_id, sequence) as source_instance_id,
         partition_name, study_instance_uid, series_instance_uid, sop_instance_uid,
-        max(sequence) as sequence
-    from read_parquet(?, union_by_name = true)
+        max(sequence) as sequence,
+        arg_max(protected_with, sequence) as protected_with
+    from (
+        from read_parquet(?, union_by_name = true)
+        union all by name
+        select null::varchar as protected_with where false
+    )
     where partition_name is not null and study_instance_uid is not null
         and series_instance_uid is not null and sop_instance_uid is not null
     group by all
     having lower(arg_max(action, sequence)) != 'delete'
 """
 # The rule of extractor.sources.contract.dated_past_window, below a sequence. The empty relation
-# adds window_end for lakes whose files all predate the column.
+# adds window_end for lakes whose files all predate the column (as protected_with above).
 _WATERMARK = """
     select max(sequence), max(timestamp)
     from (
@@ -59,8 +69,10 @@ _PRESENT_COLUMNS = (
 class LandingZone:
     """`<lake>/landing/`: the landed change feed (extractor.sources.contract.LandingZone)."""
 
-    def __init__(self, lake: Lake | Path) -> None:
+    def __init__(self, lake: Lake | Path, policy: Policy | None = None) -> None:
         self.lake = lake if isinstance(lake, Lake) else Lake(lake)
+        self.policy = policy
+        """The privacy policy applied to what lands, if any."""
         self._watermark: Watermark | None = None
         self._watermark_read = False
         self._checked = False
@@ -71,7 +83,7 @@ class LandingZone:
 
     def land(self, rows: Iterable[Row]) -> Path | None:
         """Land rows as one new file; the watermark moves past those it trusts."""
-        rows = list(rows)
+        rows = [self.protected(row) for row in rows]
         watermark = self.watermark()
         path = write_batch(self.lake, rows)
         trusted = [row for row in rows if not dated_past_window(row)]
@@ -79,6 +91,33 @@ class LandingZone:
             first = Watermark(int(trusted[0]["sequence"]), trusted[0]["timestamp"])
             self._watermark = (watermark or first).after(trusted)
         return path
+
+    def protected(self, row: Row, *, documents: bool = True) -> Row:
+        """The row as it lands: its UIDs, path and (with `documents`) metadata under the policy.
+
+        A row that says how it was protected (`protected_with`: a delete made from landed keys)
+        lands as it is.
+        """
+        policy = self.policy
+        if policy is None or "protected_with" in row:
+            return row
+        protected = {
+            column: protect_uid(row.get(column), tag, policy) for column, tag in UID_COLUMNS.items()
+        }
+        protected["file_path"] = protect_path(row.get("file_path"), policy)
+        if documents and row.get("metadata") is not None:
+            protected["metadata"] = protect_document(str(row["metadata"]), policy)
+            if protected["metadata"] is None:
+                log.warning(
+                    "sequence %s: its metadata is not a JSON object, so it cannot be protected; "
+                    "it lands without metadata",
+                    row.get("sequence"),
+                )
+        return {**row, **protected, "protected_with": policy.fingerprint}
+
+    def identity(self, row: Row) -> tuple[Any, ...]:
+        """The row's identity as landed (contract.identity, its UIDs under the policy)."""
+        return identity(self.protected(row, documents=False))
 
     def files(self) -> str | None:
         """The glob of the landed Parquet files, for read_parquet; None while nothing has landed.
@@ -153,11 +192,17 @@ class LandingZone:
         """Instances the landing zone says exist: the latest entry per key is not a Delete.
 
         Columns: source_instance_id, partition_name, study_instance_uid, series_instance_uid,
-        sop_instance_uid, sequence (of that latest entry).
+        sop_instance_uid, sequence and protected_with (of that latest entry).
         """
         files = self.files()
         if files is None:
             columns = {name: pa.array([], pa.string()) for name in _PRESENT_COLUMNS}
-            return pa.table({**columns, "sequence": pa.array([], pa.int64())})
+            return pa.table(
+                {
+                    **columns,
+                    "sequence": pa.array([], pa.int64()),
+                    "protected_with": pa.array([], pa.string()),
+                }
+            )
         with duckdb.connect() as connection:
             return connection.sql(_PRESENT_INSTANCES, params=[files]).to_arrow_table()

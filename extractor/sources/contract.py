@@ -98,6 +98,11 @@ class LandingZone(Protocol):
         """Entries landed with a timestamp at or after `since`: sequence -> identity(row)."""
         ...
 
+    def identity(self, row: Row) -> tuple[Any, ...]:
+        """A row's identity as it would land (its UIDs under the landing's privacy policy), to
+        compare with landed_since's."""
+        ...
+
     def present_instances(self) -> pa.Table:
         """Instances whose latest landed entry is not a Delete, with the source's instance id."""
         ...

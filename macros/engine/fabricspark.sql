@@ -34,9 +34,12 @@
 {% macro fabricspark__list_where(list_expr, variable, condition) %}{{ return(spark__list_where(list_expr, variable, condition)) }}{% endmacro %}
 {% macro fabricspark__make_struct(fields) %}{{ return(spark__make_struct(fields)) }}{% endmacro %}
 {% macro fabricspark__matches_fully(value, pattern) %}{{ return(spark__matches_fully(value, pattern)) }}{% endmacro %}
+{% macro fabricspark__privacy_function_call(function, arguments, policy) %}{{ return(spark__privacy_function_call(function, arguments, policy)) }}{% endmacro %}
 {% macro fabricspark__record_last_load() %}{{ return(spark__record_last_load()) }}{% endmacro %}
 {% macro fabricspark__replacing_strategy() %}{{ return(spark__replacing_strategy()) }}{% endmacro %}
 {% macro fabricspark__sorted_distinct_list(column) %}{{ return(spark__sorted_distinct_list(column)) }}{% endmacro %}
+{% macro fabricspark__sql_error(message) %}{{ return(spark__sql_error(message)) }}{% endmacro %}
+{% macro fabricspark__string_literal(text) %}{{ return(spark__string_literal(text)) }}{% endmacro %}
 {% macro fabricspark__text_hash(value) %}{{ return(spark__text_hash(value)) }}{% endmacro %}
 {% macro fabricspark__type_instant() %}{{ return(spark__type_instant()) }}{% endmacro %}
 {% macro fabricspark__type_local_datetime() %}{{ return(spark__type_local_datetime()) }}{% endmacro %}

@@ -33,6 +33,6 @@
     {%- if value is none -%}
         null
     {%- else -%}
-        '{{ value | string | replace('\\', '\\\\') | replace("'", "\\'") }}'
+        {{- spark__string_literal(value) -}}
     {%- endif -%}
 {%- endmacro %}

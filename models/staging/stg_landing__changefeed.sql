@@ -6,6 +6,10 @@
     )
 }}
 
+{#- the privacy policy applies here, where documents enter the warehouse (docs/privacy.md) -#}
+{%- set policy = privacy_policy() -%}
+{%- set landed_protection = 'documents.protected_with'
+    if policy is not none and landed_files_record_protection() else none -%}
 {%- set load_id = '(select coalesce(max(existing.load_id), 0) + 1 from ' ~ this ~ ' as existing)'
     if is_incremental() else '1' %}
 {#- files land with a later extracted_at; >= re-reads the last batch (dropped in new_copies) -#}
@@ -85,11 +89,16 @@ final as (
         cast(documents.action as string) as action,
         cast(documents.state as string) as feed_state,
         cast(documents.partition_name as string) as partition_name,
-        cast(documents.study_instance_uid as string) as study_instance_uid,
-        cast(documents.series_instance_uid as string) as series_instance_uid,
-        cast(documents.sop_instance_uid as string) as sop_instance_uid,
-        cast(documents.file_path as string) as file_path,
-        cast(documents.metadata as string) as metadata,
+        {{ protected_column('documents.study_instance_uid', '0020000D', policy, landed_protection) }}
+            as study_instance_uid,
+        {{ protected_column('documents.series_instance_uid', '0020000E', policy, landed_protection) }}
+            as series_instance_uid,
+        {{ protected_column('documents.sop_instance_uid', '00080018', policy, landed_protection) }}
+            as sop_instance_uid,
+        {{ protected_column('documents.file_path', 'path', policy, landed_protection) }}
+            as file_path,
+        {{ protected_column('documents.metadata', 'document', policy, landed_protection) }}
+            as metadata,
         new_copies.metadata_error,
         new_copies.metadata_hash,
         new_copies.extracted_at,

@@ -17,7 +17,6 @@ from extractor.sources.contract import (
     OnPage,
     Watermark,
     dated_past_window,
-    identity,
     some_sequences,
 )
 from extractor.sources.http import public_url
@@ -72,10 +71,10 @@ def extract(
                 row = {**entry.row, "extracted_at": extracted_at, **stamp}
                 if entry.sequence in seen:
                     summary.already_landed += 1
-                    if seen[entry.sequence] != identity(row):
+                    if seen[entry.sequence] != landing.identity(row):
                         summary.conflicting.append(entry.sequence)
                     continue
-                seen[entry.sequence] = identity(row)
+                seen[entry.sequence] = landing.identity(row)
                 if dated_past_window(row):
                     summary.past_window.append(entry.sequence)
                 batches.add(row)

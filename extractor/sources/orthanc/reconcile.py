@@ -138,7 +138,14 @@ def reconcile(
         assert len(free) <= SEQUENCE_SLOTS
         keys = (
             present.select(
-                ["partition_name", "study_instance_uid", "series_instance_uid", "sop_instance_uid"]
+                [
+                    "partition_name",
+                    "study_instance_uid",
+                    "series_instance_uid",
+                    "sop_instance_uid",
+                    # the keys as landed: the landing's policy is not applied to them again
+                    "protected_with",
+                ]
             )
             .take(gone)
             .to_pylist()

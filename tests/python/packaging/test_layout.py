@@ -1,9 +1,10 @@
 """The package's layout, as its imports show it: stages import only the stages before them.
 
-The flow is sources -> landing -> build -> delta -> job -> cli; `lake` (the lake's layout) sits
-under everything, and the local service (`server`) beside the landing zone, after the sources
-whose wire format it imitates. Imports inside functions and under TYPE_CHECKING count too: a
-cycle hidden in a function is still a cycle.
+The flow is sources -> landing -> build -> delta -> job -> report -> cli; `lake` (the lake's
+layout) sits under everything, and the local service (`server`) beside the landing zone, after
+the sources whose wire format it imitates; the privacy policy (`privacy`) before the landing
+zone and the build, which both apply it. Imports inside functions and under TYPE_CHECKING count
+too: a cycle hidden in a function is still a cycle.
 """
 
 from __future__ import annotations
@@ -19,13 +20,15 @@ PACKAGE = Path(extractor.__file__).resolve().parent
 LAYERS = {
     "lake": 0,
     "sources": 1,
+    "privacy": 1,
     "server": 2,
     "landing": 2,
     "build": 3,
     "delta": 4,
     "job": 5,
-    "cli": 6,
-    "__main__": 7,
+    "report": 6,
+    "cli": 7,
+    "__main__": 8,
 }
 Graph = dict[str, set[str]]
 
