@@ -6,7 +6,8 @@ stale Create, an unknown action), built by both engines four times: in full, inc
 more events land, after a new seed column, and in full again under a privacy policy. After each
 build every mart and data-quality table is compared: DuckDB's tables against Spark's Delta
 tables (read back with deltalake), and the Delta tables dicom-lake publishes from DuckDB against
-Spark's (both also read by delta-kernel-rs, an independent reader). Any difference fails.
+Spark's (both also read by delta-kernel-rs, an independent reader). Any difference fails. Last,
+the Spark SQL example notebook runs on the tables Spark built.
 """
 
 from __future__ import annotations
@@ -17,9 +18,11 @@ from pathlib import Path
 from typing import Any
 
 import duckdb
+import nbformat
 import pyarrow as pa
 import pytest
 from deltalake import DeltaTable
+from nbclient import NotebookClient
 from support.feed_events import SECOND_EXTRACTION, event, first_batch, metadata, second_batch
 from support.lake_checks import copy_project, mart_rows
 from support.projection import COLUMNS, EXPECTED, SEED_ROWS, document_a, document_b
@@ -27,6 +30,7 @@ from support.readers import kernel_rows
 from support.spark import needs_java_and_maven
 
 from extractor.build import BuildResult, Engine, build
+from extractor.build.spark import spark_environment
 from extractor.delta import TABLES, publish
 from extractor.lake import Lake
 from extractor.landing import LandingZone
@@ -39,6 +43,7 @@ DATA_QUALITY = ["dicom_value_errors", "feed_anomalies", "metadata_quarantine"]
 # which build staged a row is bookkeeping, not data
 BOOKKEEPING = {"load_id"}
 SOFTWARE = {"00181020": {"vr": "LO", "Value": ["2.0", "2.1"]}}
+EXAMPLES = Path(__file__).resolve().parents[3] / "examples"
 
 
 def third_batch() -> list[dict[str, object]]:
@@ -214,3 +219,43 @@ def test_a_privacy_policy_is_the_same_on_both_engines(
     assert pseudonym("PID-1") in patient_ids and "PID-1" not in patient_ids
     assert {row["acme_scan_mode"] for row in instance} >= {"HELICAL"}
     assert {row["siemens_number_of_slices"] for row in instance} == {None}  # private: dropped
+
+
+SPARK_SESSION = """import os
+
+import jinja2
+import yaml
+from pyspark.sql import SparkSession
+
+# the session a Fabric or Databricks notebook is given, made here with the profile's settings
+rendered = jinja2.Template(open({profile!r}).read()).render(
+    env_var=lambda name, default="": os.environ.get(name, default)
+)
+settings = yaml.safe_load(rendered)["dicom_lake"]["outputs"]["spark"]["server_side_parameters"]
+builder = SparkSession.builder.enableHiveSupport()
+for name, value in settings.items():
+    builder = builder.config(name, value)
+spark = builder.getOrCreate()
+spark.catalog.setCurrentDatabase("dicom_lake")"""
+
+
+def test_the_spark_sql_notebook_runs_on_the_spark_tables(
+    lakes: tuple[Path, Path, Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # examples/spark_sql.ipynb as written for Fabric and Databricks, on the tables Spark built
+    _, spark, project = lakes
+    for name, value in {"DICOM_LAKE_DIR": str(spark), **spark_environment()}.items():
+        monkeypatch.setenv(name, value)
+    notebook = nbformat.read(EXAMPLES / "spark_sql.ipynb", as_version=4)
+    profile = str(project / "profiles.example.yml")
+    notebook.cells.insert(0, nbformat.v4.new_code_cell(SPARK_SESSION.format(profile=profile)))
+    # a failing cell raises CellExecutionError, naming the cell
+    NotebookClient(notebook, timeout=600, kernel_name="python3").execute()
+    printed = [
+        "".join(output.get("text", "") for output in cell.outputs)
+        for cell in notebook.cells
+        if cell.cell_type == "code"
+    ][2:]
+    assert len(printed) == 5 and all("+" in text for text in printed), printed
+    assert "modality" in printed[0] and "CT" in printed[0]
+    assert "as_of_sequence" in printed[-1]
