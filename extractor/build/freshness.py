@@ -97,7 +97,8 @@ def record(stamp: Path, digest: str, state: list[int] | None) -> None:
 
 
 def write_whole(path: Path, text: str) -> None:
-    """Write a small file whole or not at all: written aside, then renamed over."""
-    partial = path.with_suffix(".partial")
-    partial.write_text(text)
+    """Write a small file whole or not at all: written aside, then renamed over (the stamps
+    here, the run records, the report)."""
+    partial = path.with_name(f".{path.name}.partial")
+    partial.write_text(text, encoding="utf-8")
     os.replace(partial, path)

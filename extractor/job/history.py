@@ -9,11 +9,11 @@ runs from here.
 from __future__ import annotations
 
 import json
-import os
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from extractor.build.freshness import write_whole
 from extractor.lake import Lake
 
 
@@ -22,9 +22,7 @@ def record_run(lake: Lake, record: dict[str, Any]) -> Path:
     finished = datetime.fromisoformat(str(record["finished_at"]))
     path = lake.run_record(finished.strftime("%Y%m%dT%H%M%S%fZ"), str(record["run_id"]))
     path.parent.mkdir(parents=True, exist_ok=True)
-    partial = path.with_name(f".{path.name}.partial")
-    partial.write_text(json.dumps(record, default=str, sort_keys=True) + "\n")
-    os.replace(partial, path)
+    write_whole(path, json.dumps(record, default=str, sort_keys=True) + "\n")
     return path
 
 

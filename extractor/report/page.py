@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from datetime import datetime
 from numbers import Number
 from pathlib import Path
@@ -11,6 +10,7 @@ from typing import Any
 from jinja2 import Environment, PackageLoader, select_autoescape
 from markupsafe import Markup, escape
 
+from extractor.build.freshness import write_whole
 from extractor.lake import Lake
 from extractor.report.charts import bar_chart
 from extractor.report.numbers import Figures, Table, read_figures
@@ -33,9 +33,7 @@ def write_report(lake_dir: Path, also: Path | None = None) -> Path:
     written = [lake.report, *([also] if also is not None else [])]
     for path in written:
         path.parent.mkdir(parents=True, exist_ok=True)
-        partial = path.with_name(f".{path.name}.partial")
-        partial.write_text(html, encoding="utf-8")
-        os.replace(partial, path)
+        write_whole(path, html)
     return lake.report
 
 
@@ -50,7 +48,7 @@ def render(lake: Lake, figures: Figures) -> str:
     }
     return template.render(
         lake_name=lake.root.name,
-        lake_path=str(lake.root),
+        lake_path=str(lake.root.resolve()),
         figures=figures,
         charts=charts,
         runs=_runs_table(figures.runs),
