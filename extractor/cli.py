@@ -42,7 +42,6 @@ from extractor.job import (
 )
 from extractor.job.logs import json_line, json_logging, json_requested
 from extractor.lake import Lake, unusable_lake_path
-from extractor.report import write_report
 from extractor.sources import ExtractSummary, Watermark, public_url
 from extractor.sources.azure import AzureSettings, default_auth
 from extractor.sources.orthanc import OrthancExtractSummary, OrthancSettings
@@ -705,8 +704,15 @@ def demo_command(
         _execute("demo", lake, quiet=False, log_format=LogStyle.plain, steps=steps)
     except typer.Exit as finished:
         if finished.exit_code == ExitCode.OK:  # after the run: its record is in the report
-            typer.echo(f"report          {write_report(lake).resolve()}")
+            typer.echo(f"report          {_write_report(lake).resolve()}")
         raise
+
+
+def _write_report(lake: Path, output: Path | None = None) -> Path:
+    # imported here: matplotlib's import costs every other command 0.4 s
+    from extractor.report import write_report
+
+    return write_report(lake, output)
 
 
 @app.command("report")
@@ -720,7 +726,7 @@ def report_command(
     """Write the lake's report: one HTML page (no network needed) of the archive at a glance,
     the lake's freshness and its last runs, and data quality."""
     try:
-        written = write_report(lake, output)
+        written = _write_report(lake, output)
     except FileNotFoundError as missing:
         raise _fail(ExitCode.USAGE, str(missing)) from None
     except duckdb.IOException as busy:

@@ -32,7 +32,9 @@ from extractor.build.freshness import (
     forget,
     inputs_digest,
     is_up_to_date,
+    project_digest,
     record,
+    same_project,
     warehouse_state,
     write_whole,
 )
@@ -225,6 +227,9 @@ def _profiles_arguments(project: Path, dbt_dir: Path) -> list[str]:
 
 
 _SHOWN_FAILURES = 10
+# what a build of an unchanged project on an untouched warehouse leaves out: the seeds and, with
+# them, their tests (dbt drops a test whose parent is left out), and the unit tests
+_PROJECT_CHECKS = ["resource_type:seed", "resource_type:unit_test"]
 
 
 def _stored_failures(warehouse: Path, node: Any) -> str:
@@ -272,7 +277,9 @@ def build(
 
     A build whose inputs (landed files, project, profile, engine) and warehouse are those of the
     last successful one is not run: the result says `up_to_date` (extractor.build.freshness).
-    `force`, `full_refresh` and `select` always run.
+    `force`, `full_refresh` and `select` always run. When only new files landed since a
+    successful build (same project, untouched warehouse), the seeds, their tests and the unit
+    tests, which check the project rather than the data, are not run again.
 
     Raises EmptyLandingZoneError when no Parquet file has landed under
     `<lake_dir>/landing/changefeed/`, SeedError (seeds.py) naming the rows of the projected
@@ -291,8 +298,10 @@ def build(
         )
     project = _project(project_dir)
     privacy = _privacy_state(check_policy(project))
-    inputs = inputs_digest(lake, project, _profile(project), f"{engine.value}\0{privacy}")
-    fresh = is_up_to_date(lake.build_stamp, inputs, warehouse_state(lake, engine.value))
+    setup = project_digest(project, _profile(project), f"{engine.value}\0{privacy}")
+    inputs = inputs_digest(lake, setup)
+    state = warehouse_state(lake, engine.value)
+    fresh = is_up_to_date(lake.build_stamp, inputs, state)
     if fresh and not (force or full_refresh or select):
         warehouse = lake.warehouse if engine is Engine.duckdb else None
         return BuildResult(success=True, warehouse=warehouse, up_to_date=True)
@@ -306,12 +315,16 @@ def build(
         full_refresh = True
     if engine is Engine.duckdb:
         wait_for_warehouse(lake.warehouse, warehouse_wait)
+    project_checked = same_project(lake.build_stamp, setup, state)
     forget(lake.build_stamp)
     arguments = ["build"]
     if select:
         arguments += ["--select", select]
     if full_refresh:
         arguments.append("--full-refresh")
+    elif project_checked and not (select or force):
+        # the last build loaded these seeds and passed these checks of the project itself
+        arguments += ["--exclude", *_PROJECT_CHECKS]
     outcome = run_dbt(lake.root, arguments, project_dir=project_dir, engine=engine)
 
     failed: list[str] = []
@@ -330,7 +343,7 @@ def build(
     error = None if outcome.exception is None else str(outcome.exception)
     success = bool(outcome.success) and not failed and error is None
     if success and not select:  # a selection leaves the other models as they were
-        record(lake.build_stamp, inputs, warehouse_state(lake, engine.value))
+        record(lake.build_stamp, inputs, warehouse_state(lake, engine.value), setup)
         write_whole(lake.privacy_stamp, json.dumps({"policy": privacy}))
     return BuildResult(
         success=success,

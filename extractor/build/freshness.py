@@ -7,6 +7,11 @@ warehouse would rebuild and re-test the same rows to the same result, so it is s
 scheduled run that found nothing new then costs a directory listing, not a `dbt build`). The
 stamp is removed before dbt starts, so a build that fails or is killed leaves none. The
 publication keeps a stamp of its own the same way (extractor.delta.publish).
+
+The build's stamp also records the project's own digest: when only new files landed since a
+successful build of the same project on an untouched warehouse, the seeds it loaded are there
+and the checks of the project itself (unit tests, the seeds' tests) would pass again, so the
+next build runs the models and their data tests only (extractor.build.dbt).
 """
 
 from __future__ import annotations
@@ -34,17 +39,24 @@ _PROJECT_FOLDERS = {
 _PROJECT_SUFFIXES = {".sql", ".yml", ".yaml", ".csv", ".md"}
 
 
-def inputs_digest(lake: Lake, project: Path, profile: Path, engine: str) -> str:
-    """A digest of what a build reads: the lake's place (a moved lake's models point elsewhere),
-    each landed file by name, size and modification time (landed files are never rewritten in
-    place), each project file and the profile by content."""
-    digest = hashlib.sha256(f"{engine}\0{lake.root}".encode())
-    for path in sorted(lake.changefeed.glob("*.parquet")):
-        stat = path.stat()
-        digest.update(f"\0landed\0{path.name}\0{stat.st_size}\0{stat.st_mtime_ns}".encode())
+def project_digest(project: Path, profile: Path, setting: str) -> str:
+    """A digest of how a build runs: each project file and the profile by content, and a
+    setting (the engine, the privacy policy in force)."""
+    digest = hashlib.sha256(setting.encode())
     for path in [profile, *_project_files(project)]:
         digest.update(f"\0file\0{path}\0".encode())
         digest.update(path.read_bytes())
+    return digest.hexdigest()
+
+
+def inputs_digest(lake: Lake, project: str) -> str:
+    """A digest of what a build reads: the project (`project_digest`), the lake's place (a moved
+    lake's models point elsewhere) and each landed file by name, size and modification time
+    (landed files are never rewritten in place)."""
+    digest = hashlib.sha256(f"{project}\0{lake.root}".encode())
+    for path in sorted(lake.changefeed.glob("*.parquet")):
+        stat = path.stat()
+        digest.update(f"\0landed\0{path.name}\0{stat.st_size}\0{stat.st_mtime_ns}".encode())
     return digest.hexdigest()
 
 
@@ -75,13 +87,32 @@ def warehouse_state(lake: Lake, engine: str = "duckdb") -> list[int] | None:
     return [stat.st_size, stat.st_mtime_ns]
 
 
-def is_up_to_date(stamp: Path, digest: str, state: list[int] | None) -> bool:
-    """True when the stamp records the same inputs and warehouse state."""
+def _recorded(stamp: Path) -> dict[str, object]:
     try:
         recorded = json.loads(stamp.read_text())
     except (OSError, ValueError):
-        return False
-    return state is not None and recorded == {"inputs": digest, "warehouse": state}
+        return {}
+    return recorded if isinstance(recorded, dict) else {}
+
+
+def is_up_to_date(stamp: Path, digest: str, state: list[int] | None) -> bool:
+    """True when the stamp records the same inputs and warehouse state."""
+    recorded = _recorded(stamp)
+    return state is not None and (recorded.get("inputs"), recorded.get("warehouse")) == (
+        digest,
+        state,
+    )
+
+
+def same_project(stamp: Path, project: str, state: list[int] | None) -> bool:
+    """True when the stamp's build ran the same project (`project_digest`) and nothing touched
+    the warehouse since: the seeds it loaded are still there, and the checks of the project
+    itself (unit tests, seed tests) would pass again."""
+    recorded = _recorded(stamp)
+    return state is not None and (recorded.get("project"), recorded.get("warehouse")) == (
+        project,
+        state,
+    )
 
 
 def forget(stamp: Path) -> None:
@@ -89,11 +120,14 @@ def forget(stamp: Path) -> None:
     stamp.unlink(missing_ok=True)
 
 
-def record(stamp: Path, digest: str, state: list[int] | None) -> None:
+def record(stamp: Path, digest: str, state: list[int] | None, project: str | None = None) -> None:
     """Record a success (written whole, then renamed: never half a stamp)."""
     if state is None:
         return
-    write_whole(stamp, json.dumps({"inputs": digest, "warehouse": state}))
+    recorded: dict[str, object] = {"inputs": digest, "warehouse": state}
+    if project is not None:
+        recorded["project"] = project
+    write_whole(stamp, json.dumps(recorded))
 
 
 def write_whole(path: Path, text: str) -> None:

@@ -26,6 +26,7 @@
 {% macro fabricspark__json_private_block_renamed(json_text, original, group, creator, index) %}{{ return(spark__json_private_block_renamed(json_text, original, group, creator, index)) }}{% endmacro %}
 {% macro fabricspark__json_render(value) %}{{ return(spark__json_render(value)) }}{% endmacro %}
 {% macro fabricspark__json_text(json_fragment) %}{{ return(spark__json_text(json_fragment)) }}{% endmacro %}
+{% macro fabricspark__landed_file_name(path) %}{{ return(spark__landed_file_name(path)) }}{% endmacro %}
 {% macro fabricspark__list_count_where(list_expr, variable, condition) %}{{ return(spark__list_count_where(list_expr, variable, condition)) }}{% endmacro %}
 {% macro fabricspark__list_element(list_expr, index) %}{{ return(spark__list_element(list_expr, index)) }}{% endmacro %}
 {% macro fabricspark__list_head(list_expr, count) %}{{ return(spark__list_head(list_expr, count)) }}{% endmacro %}

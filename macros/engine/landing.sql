@@ -21,3 +21,19 @@
         _metadata.row_index as file_row_number
     from parquet.`{{ files }}`
 {%- endmacro %}
+
+{#-
+    A landed file's name without its folder: what staging keeps of a row's file, so that a lake
+    moved elsewhere still finds its documents.
+-#}
+{% macro landed_file_name(path) %}
+    {{ return(adapter.dispatch('landed_file_name', 'dicom_lake')(path)) }}
+{% endmacro %}
+
+{% macro default__landed_file_name(path) -%}
+    parse_filename({{ path }})
+{%- endmacro %}
+
+{% macro spark__landed_file_name(path) -%}
+    regexp_extract({{ path }}, '[^/]*$', 0)
+{%- endmacro %}

@@ -106,19 +106,35 @@
 
 {#-
     The staged documents (sequence, metadata), to be joined on an instance's metadata_sequence.
+    Without a privacy policy, staging keeps no text: each document is read from its landed file
+    (landed_file, landed_row; the sequence too, whose range lets DuckDB skip the files and row
+    groups that cannot match). Rows staged before staging kept the landed row hold their text.
+    Under a policy, the staged text is the protected one and the only one read.
     DuckDB hashes the side of a join it estimates smaller, counting a text as a few bytes
-    whatever its length. Unfiltered, the documents are estimated the larger side and stream past
-    a hash table of the instances: int_instance_tag_values, whose join keeps few columns, reads
-    them so (a filtered set was hashed: 10 GB at 1M instances, spilled to disk). With
+    whatever its length: here the staged rows, past which the landed documents stream. Unfiltered,
+    the documents are estimated the larger side of the next join too and stream past a hash table
+    of the instances: int_instance_tag_values, whose join keeps few columns, reads them so. With
     `instances`, only the documents of those instances' metadata_sequence (a semi join): the
     instance mart's wide rows make DuckDB hash the documents anyway, and the filter keeps an
     incremental build from hashing every staged document.
 -#}
 {% macro staged_documents(instances=none) -%}
+    {%- set texts_staged = privacy_policy() is not none -%}
     select
         staged.sequence,
+        {% if texts_staged -%}
         staged.metadata
+        {%- else -%}
+        coalesce(staged.metadata, landed.metadata)
+        {%- endif %} as metadata
     from {{ ref('stg_landing__changefeed') }} as staged
+    {%- if not texts_staged %}
+    left join {{ source('landing', 'changefeed') }} as landed
+        on
+            landed.sequence = staged.sequence
+            and {{ landed_file_name('landed.filename') }} = staged.landed_file
+            and landed.file_row_number = staged.landed_row
+    {%- endif %}
     {%- if instances %}
     where staged.sequence in (select {{ instances }}.metadata_sequence from {{ instances }})
     {%- endif %}

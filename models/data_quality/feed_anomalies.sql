@@ -81,7 +81,7 @@ final as (
         source,
         anomaly,
         reason,
-        metadata is not null as has_metadata
+        metadata_hash is not null as has_metadata
     from anomalies
 
 )

@@ -17,22 +17,39 @@ events as (
 
 ),
 
+quarantined as (
+
+    select
+        *,
+        -- the event's own document is the one shown
+        sequence as metadata_sequence
+    from events
+    where metadata_error is not null
+
+),
+
+documents as (
+
+    {{ staged_documents('quarantined') }}
+
+),
+
 final as (
 
     select
-        partition_name,
-        study_instance_uid,
-        series_instance_uid,
-        sop_instance_uid,
-        sequence,
-        action,
-        event_at,
-        extracted_at,
-        source,
-        metadata_error as reason,
-        metadata
-    from events
-    where metadata_error is not null
+        quarantined.partition_name,
+        quarantined.study_instance_uid,
+        quarantined.series_instance_uid,
+        quarantined.sop_instance_uid,
+        quarantined.sequence,
+        quarantined.action,
+        quarantined.event_at,
+        quarantined.extracted_at,
+        quarantined.source,
+        quarantined.metadata_error as reason,
+        documents.metadata
+    from quarantined
+    left join documents on quarantined.sequence = documents.sequence
 
 )
 

@@ -42,7 +42,7 @@ usable_metadata as (
         ) }} as metadata_sequence,
         max(extracted_at) as metadata_extracted_at
     from staged
-    where metadata is not null and metadata_error is null
+    where metadata_hash is not null and metadata_error is null
     group by {{ instance_key() }}
 
 ),

@@ -6,7 +6,8 @@
     )
 }}
 
-{#- the privacy policy applies here, where documents enter the warehouse (docs/privacy.md) -#}
+{#- the privacy policy applies here, where documents enter the warehouse (docs/privacy.md);
+    without one, each document stays in its landed file, named by landed_file and landed_row -#}
 {%- set policy = privacy_policy() -%}
 {%- set landed_protection = 'documents.protected_with'
     if policy is not none and landed_files_record_protection() else none -%}
@@ -97,12 +98,17 @@ final as (
             as sop_instance_uid,
         {{ protected_column('documents.file_path', 'path', policy, landed_protection) }}
             as file_path,
+        {% if policy is none -%}
+        cast(null as string)
+        {%- else -%}
         {{ protected_column('documents.metadata', 'document', policy, landed_protection) }}
-            as metadata,
+        {%- endif %} as metadata,
         new_copies.metadata_error,
         new_copies.metadata_hash,
         new_copies.extracted_at,
         new_copies.source,
+        {{ landed_file_name('new_copies.filename') }} as landed_file,
+        new_copies.file_row_number as landed_row,
         -- which build staged the row: the later models take in only the loads they have not seen
         {{ load_id }} as load_id
     from documents

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import shutil
 from pathlib import Path
 
@@ -31,6 +32,12 @@ def lake(built: Path, tmp_path: Path) -> Path:
     copy = tmp_path / "lake"
     shutil.copytree(built, copy)
     return copy
+
+
+def _kinds_run(lake: Path) -> set[str]:
+    """The kinds of node the last dbt run ran (model, seed, test, unit_test...)."""
+    results = json.loads((Lake(lake).dbt_target / "run_results.json").read_text())["results"]
+    return {result["unique_id"].split(".")[0] for result in results}
 
 
 def _dbt_ran(lake: Path) -> float:
@@ -117,3 +124,31 @@ def test_force_and_full_refresh_always_run(lake: Path) -> None:
     assert not forced.up_to_date and _dbt_ran(lake) > ran
     assert not build(lake, full_refresh=True).up_to_date
     assert build(lake).up_to_date
+
+
+def test_new_files_alone_leave_out_the_checks_of_the_project(lake: Path, tmp_path: Path) -> None:
+    project = copy_project(tmp_path)
+    assert_built(build(lake, project_dir=project))
+    assert {"seed", "unit_test", "model", "test"} <= _kinds_run(lake)
+    LandingZone(lake).land([event(2, "Create", "b", metadata("b"))])
+    assert_built(build(lake, project_dir=project))
+    # the seeds are loaded and the unit tests passed on this project: models and data tests only
+    kinds = _kinds_run(lake)
+    assert {"model", "test"} <= kinds and not {"seed", "unit_test"} & kinds
+    assert read(lake, "select sop_instance_uid from instance order by 1") == [("a",), ("b",)]
+    # a changed project runs them again
+    with (project / "seeds" / "dicom_tags.csv").open("a") as seed:
+        seed.write("00181020,SoftwareVersions,series,software_versions,,,,,\n")
+    LandingZone(lake).land([event(3, "Create", "c", metadata("c"))])
+    assert_built(build(lake, project_dir=project))
+    assert {"seed", "unit_test"} <= _kinds_run(lake)
+    # so does a warehouse changed since the last build (its seeds may be gone)
+    with duckdb.connect(str(Lake(lake).warehouse)) as connection:
+        connection.execute("drop table dicom_dictionary")
+    LandingZone(lake).land([event(4, "Create", "d", metadata("d"))])
+    assert_built(build(lake, project_dir=project))
+    assert {"seed", "unit_test"} <= _kinds_run(lake)
+    assert read(lake, "select count(*) from dicom_dictionary")[0][0] > 0
+    # and a forced build
+    assert_built(build(lake, project_dir=project, force=True))
+    assert {"seed", "unit_test"} <= _kinds_run(lake)

@@ -189,3 +189,59 @@ def test_an_incremental_build_leaves_unchanged_rows_alone(tmp_path: Path) -> Non
     assert read(lake, "select institution_name from instance where sop_instance_uid = 'c'") == [
         ("Changed",)
     ]
+
+
+def test_documents_are_read_from_where_they_landed(tmp_path: Path) -> None:
+    lake = tmp_path / "lake"
+    first = [event(1, "Create", "u", metadata("u")), event(2, "Create", "v", "{bad")]
+    LandingZone(lake).land(first)
+    assert_built(build(lake))
+    landed = {path.name for path in Lake(lake).changefeed.glob("*.parquet")}
+    # staging copies no text: it names the landed file and row
+    staged = read(lake, "select metadata, landed_file, landed_row from stg_landing__changefeed")
+    assert {(text, name in landed, row) for text, name, row in staged} == {
+        (None, True, 0),
+        (None, True, 1),
+    }
+    # a moved lake still finds them, for the instance and for the quarantine
+    moved = tmp_path / "elsewhere" / "lake"
+    moved.parent.mkdir()
+    shutil.move(lake, moved)
+    later = [
+        event(3, "Create", "w", metadata("w")),
+        # u's own document again, read in its moved file: the update is unusable
+        event(4, "Update", "u", "{bad", extracted_at=SECOND_EXTRACTION),
+    ]
+    LandingZone(moved).land(later)
+    assert_built(build(moved))
+    instances = "select sop_instance_uid, last_sequence, metadata from instance order by 1"
+    assert read(moved, instances) == [
+        ("u", 4, metadata("u")),
+        ("v", 2, None),
+        ("w", 3, metadata("w")),
+    ]
+    assert read(moved, "select sequence, metadata from metadata_quarantine order by 1") == [
+        (2, "{bad"),
+        (4, "{bad"),
+    ]
+
+
+def test_a_lake_staged_before_landed_rows_were_kept_builds_on(tmp_path: Path) -> None:
+    lake = tmp_path / "lake"
+    LandingZone(lake).land([event(1, "Create", "u", metadata("u"))])
+    assert_built(build(lake))
+    # staging as an earlier version left it: the text copied, no landed row (the columns an
+    # incremental build then appends are null)
+    with duckdb.connect(str(Lake(lake).warehouse)) as connection:
+        connection.execute(
+            "update stg_landing__changefeed set metadata = ?, landed_file = null,"
+            " landed_row = null",
+            [metadata("u")],
+        )
+    # an unusable update makes the instance take its attributes from the old staged row again
+    LandingZone(lake).land([event(2, "Update", "u", "{bad", extracted_at=SECOND_EXTRACTION)])
+    assert_built(build(lake))
+    assert read(lake, "select last_sequence, metadata, patient_id from instance") == [
+        (2, metadata("u"), "PID-1")
+    ]
+    assert read(lake, "select metadata from metadata_quarantine") == [("{bad",)]
